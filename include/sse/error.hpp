@@ -1,0 +1,88 @@
+#pragma once
+
+/// \file
+/// The error model (DESIGN.md section 7). Public entry points validate every input before
+/// writing anything. Validation produces a `Status`; an entry point that receives bad input
+/// throws `sse::invalid_argument` with the status message, or, in a build without exceptions,
+/// calls the overridable error handler (which must not return; the default prints the message
+/// and aborts). Callers built with -fno-exceptions call the `validate(...)` functions first.
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "sse/config.hpp"
+
+namespace sse {
+
+/// Thrown by every public entry point on bad input; nothing has been written when it is thrown.
+/// The message names the tensor and what is wrong, e.g.
+/// "q: expected shape [B,T,H,K] = [2,64,4,32], got [2,64,4,16]".
+class invalid_argument : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The outcome of a validation: ok, or the message of the first problem found.
+class Status {
+ public:
+  Status() = default;
+  static Status error(std::string message) { return Status(std::move(message)); }
+
+  bool ok() const noexcept { return !failed_; }
+  explicit operator bool() const noexcept { return ok(); }
+  /// Empty when ok.
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  explicit Status(std::string message) : message_(std::move(message)), failed_(true) {}
+  std::string message_;
+  bool failed_ = false;
+};
+
+/// Called with the message when an entry point meets bad input in a build without exceptions.
+/// It must not return (if it does, sse aborts).
+using ErrorHandler = void (*)(const char* message);
+
+namespace detail {
+
+inline void default_error_handler(const char* message) {
+  std::fprintf(stderr, "sse: %s\n", message);
+  std::abort();
+}
+
+inline ErrorHandler& error_handler_slot() noexcept {
+  static ErrorHandler handler = &default_error_handler;
+  return handler;
+}
+
+}  // namespace detail
+
+/// Installs `handler` (nullptr restores the default) and returns the previous one.
+inline ErrorHandler set_error_handler(ErrorHandler handler) noexcept {
+  ErrorHandler previous = detail::error_handler_slot();
+  detail::error_handler_slot() = handler ? handler : &detail::default_error_handler;
+  return previous;
+}
+
+#if SSE_HAS_EXCEPTIONS
+/// Reports bad input at an entry point: throws sse::invalid_argument.
+[[noreturn]] inline void report_invalid_argument(const std::string& message) {
+  throw invalid_argument(message);
+}
+#else
+/// Reports bad input at an entry point: calls the error handler, then aborts.
+[[noreturn]] inline void report_invalid_argument(const std::string& message) {
+  detail::error_handler_slot()(message.c_str());
+  std::abort();
+}
+#endif
+
+/// Throws (or reports) when `status` holds an error.
+inline void throw_if_error(const Status& status) {
+  if (!status.ok()) report_invalid_argument(status.message());
+}
+
+}  // namespace sse

@@ -1,0 +1,50 @@
+#pragma once
+
+/// \file
+/// `ScanKernel<Rule, Recurrent>`: one (sequence, head), token by token. Each token costs one or
+/// two passes over the K x V state; this is the decode path and the oracle of the chunked one.
+
+#include <cstddef>
+
+#include "sse/core/workspace.hpp"
+#include "sse/kernels/head_sequence.hpp"
+#include "sse/kernels/schedule.hpp"
+#include "sse/state/state.hpp"
+
+namespace sse {
+
+template <class Rule>
+struct ScanKernel<Rule, Recurrent> {
+  static_assert(is_update_rule_v<Rule>, "sse::ScanKernel: Rule must be an update rule policy");
+
+  template <class T>
+  struct Scratch {
+    T* q;  // [K] the prepared query
+    T* k;  // [K] the prepared key
+    typename Rule::template StepScratch<T> rule;
+    Scratch(ScratchArena& arena, index_t K, index_t V)
+        : q(arena.take<T>(K)), k(arena.take<T>(K)), rule(arena, K, V) {}
+  };
+
+  template <class T>
+  static std::size_t scratch_bytes(index_t K, index_t V) noexcept {
+    ScratchArena measure;
+    Scratch<T> scratch(measure, K, V);
+    return measure.used();
+  }
+
+  /// Runs the sequence from state S (updated in place), writing every output row.
+  template <class Arch, class T>
+  static void run(Arch arch, const HeadSequence<T>& seq, StateView<T> S,
+                  ScratchArena arena) noexcept {
+    Scratch<T> scratch(arena, seq.K, seq.V);
+    for (index_t t = 0; t < seq.length; ++t) {
+      prepare_query_key(arch, seq, t, scratch.q, scratch.k);
+      const TokenInputs<T> token{scratch.q, scratch.k, seq.v.row(t), seq.g.row(t),
+                                 seq.beta.data ? seq.beta.row(t) : nullptr};
+      Rule::step(arch, token, S, seq.o.row(t), scratch.rule);
+    }
+  }
+};
+
+}  // namespace sse

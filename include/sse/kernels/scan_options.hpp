@@ -1,0 +1,30 @@
+#pragma once
+
+/// \file
+/// Options of a scan (one base recurrence over a batch), with the spec's defaults
+/// (DESIGN.md section 6: scale = K^-1/2, qk_l2norm off for GLA and on for GDN).
+
+#include <optional>
+
+namespace sse {
+
+/// How the recurrence is evaluated. `kAuto` takes the chunked form for sequences of at least
+/// `kAutoChunkMinLength` tokens and the recurrent form for shorter ones (decode).
+enum class Mode { kAuto, kChunk, kRecurrent };
+
+/// Sequences shorter than this run the recurrent form under Mode::kAuto: below one 16-token
+/// sub-block the chunked form's fixed costs (a full pass over the state per chunk) dominate.
+inline constexpr long kAutoChunkMinLength = 16;
+
+struct ScanOptions {
+  /// Multiplies q; absent means K^-1/2.
+  std::optional<double> scale;
+  /// L2-normalise q and k (x / sqrt(|x|^2 + 1e-6)) before scaling; absent means the rule's
+  /// default (GLA off, GDN on).
+  std::optional<bool> qk_l2norm;
+  /// Allow beta in [0, 2] instead of [0, 1] (GDN).
+  bool allow_neg_eigval = false;
+  Mode mode = Mode::kAuto;
+};
+
+}  // namespace sse

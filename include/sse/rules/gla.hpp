@@ -1,0 +1,183 @@
+#pragma once
+
+/// \file
+/// `GlaRule`: gated linear attention, one log decay per key channel (DESIGN.md section 1).
+///
+///   S_t = diag(exp(g_t)) S_{t-1} + k_t^T v_t,      o_t = (scale q_t) S_t
+///
+/// Recurrent form: one token, one pass over the K rows of S. Chunked form: up to C tokens as
+/// matrix products (Eigen), with every exponent formed as a sum of log decays of one sign, so
+/// that no factor exceeds 1 and no difference of large running sums is taken (see `chunk`).
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cstddef>
+
+#include "sse/core/workspace.hpp"
+#include "sse/rules/rule_traits.hpp"
+#include "sse/simd/row_ops.hpp"
+#include "sse/state/state.hpp"
+
+namespace sse {
+
+struct GlaRule {
+  static constexpr const char* kName = "gla";
+  static constexpr bool kPerKeyDecay = true;
+  static constexpr bool kHasBeta = false;
+  static constexpr bool kDefaultQkL2norm = false;
+  /// Sub-block length of the chunked form: exponents restart at each sub-block (DESIGN.md
+  /// section 1: "split the chunk into sub-blocks of at most 16 tokens").
+  static constexpr index_t kSubBlock = 16;
+
+  template <class T>
+  struct StepScratch {
+    T* decay;  // [K] exp(g_t)
+    StepScratch(ScratchArena& arena, index_t K, index_t /*V*/) : decay(arena.take<T>(K)) {}
+  };
+
+  /// One token: S <- diag(exp(g)) S + k^T v, then o = q S (q already scaled).
+  template <class Arch, class T>
+  static void step(Arch arch, const TokenInputs<T>& x, StateView<T> S, T* o,
+                   StepScratch<T>& scratch) noexcept {
+    const auto K = static_cast<std::size_t>(S.K);
+    const auto V = static_cast<std::size_t>(S.V);
+    simd::exp(arch, x.g, scratch.decay, K);
+    std::fill(o, o + V, T(0));
+    for (std::size_t d = 0; d < K; ++d) {
+      T* row = S.row(static_cast<index_t>(d));
+      simd::decay_axpy(arch, scratch.decay[d], x.k[d], x.v, row, V);
+      simd::axpy(arch, x.q[d], row, o, V);
+    }
+  }
+
+  template <class T>
+  struct ChunkScratch {
+    T* prefix;        // [C, K] b_t: log decay summed from the chunk start through t
+    T* local;         // [C, K] c_t: the same sum restarted at t's sub-block start
+    T* q_prefix;      // [C, K] q_t * exp(b_t)                     (inter-chunk term)
+    T* q_local;       // [C, K] q_t * exp(c_t)                     (rows of off-diagonal blocks)
+    T* k_block_end;   // [C, K] k_j * exp(sum of g over (j, end of j's sub-block])
+    T* k_chunk_end;   // [C, K] k_j * exp(sum of g over (j, L-1])   (state update)
+    T* scores;        // [C, C] A[t, j] = sum_d q_td k_jd exp(b_td - b_jd), j <= t
+    T* q_scaled;      // [kSubBlock, K] q_local rows times exp(gap) for one block pair
+    T* gap;           // [K] log decay summed over the sub-blocks between two blocks
+    T* running;       // [K] a running sum of log decays
+    T* factor;        // [K] exp of a log-decay vector
+
+    ChunkScratch(ScratchArena& arena, index_t C, index_t K, index_t /*V*/)
+        : prefix(arena.take<T>(C * K)),
+          local(arena.take<T>(C * K)),
+          q_prefix(arena.take<T>(C * K)),
+          q_local(arena.take<T>(C * K)),
+          k_block_end(arena.take<T>(C * K)),
+          k_chunk_end(arena.take<T>(C * K)),
+          scores(arena.take<T>(C * C)),
+          q_scaled(arena.take<T>(kSubBlock * K)),
+          gap(arena.take<T>(K)),
+          running(arena.take<T>(K)),
+          factor(arena.take<T>(K)) {}
+  };
+
+  /// Up to C tokens (DESIGN.md section 1, chunkwise-parallel form):
+  ///   o_t = [(q_t * exp(b_t)) S_0] + sum_{j<=t} A[t, j] v_j
+  ///   S_L = diag(exp(b_L)) S_0 + sum_j (k_j * exp(b_L - b_j))^T v_j
+  /// A is built per pair of 16-token sub-blocks (I, J). Inside a diagonal block each entry's
+  /// exponent is a running sum of g over (j, t]. For I > J the factor exp(b_t - b_j) is split
+  /// at the end e of block J into exp(sum over (e, t]) exp(sum over (j, e]), both <= 1, and
+  /// the first is itself exp(c_t) times exp(sum of the whole blocks between J and I).
+  template <index_t C, class Arch, class T>
+  static void chunk(Arch arch, const ChunkInputs<T>& x, StateView<T> S,
+                    ChunkScratch<T>& s) noexcept {
+    const index_t L = x.L;
+    const index_t K = S.K;
+    const index_t V = S.V;
+    const auto k_len = static_cast<std::size_t>(K);
+    const index_t blocks = (L + kSubBlock - 1) / kSubBlock;
+    auto block_begin = [](index_t b) { return b * kSubBlock; };
+    auto block_end = [L](index_t b) { return std::min(L, (b + 1) * kSubBlock); };
+
+    // Prefix sums b_t (from the chunk start) and c_t (from the sub-block start).
+    for (index_t t = 0; t < L; ++t) {
+      const T* g = x.g.row(t);
+      T* b = s.prefix + t * K;
+      T* c = s.local + t * K;
+      std::copy(g, g + K, b);
+      std::copy(g, g + K, c);
+      if (t > 0) simd::add(arch, s.prefix + (t - 1) * K, b, k_len);
+      if (t % kSubBlock != 0) simd::add(arch, s.local + (t - 1) * K, c, k_len);
+      simd::mul_exp(arch, x.q + t * K, b, s.q_prefix + t * K, k_len);
+      simd::mul_exp(arch, x.q + t * K, c, s.q_local + t * K, k_len);
+    }
+
+    // Suffix sums, accumulated backwards from the end of each sub-block and of the chunk.
+    std::fill(s.running, s.running + K, T(0));
+    for (index_t j = L - 1; j >= 0; --j) {
+      if (j < L - 1) simd::add(arch, x.g.row(j + 1), s.running, k_len);
+      simd::mul_exp(arch, x.k + j * K, s.running, s.k_chunk_end + j * K, k_len);
+    }
+    for (index_t blk = 0; blk < blocks; ++blk) {
+      std::fill(s.running, s.running + K, T(0));
+      for (index_t j = block_end(blk) - 1; j >= block_begin(blk); --j) {
+        if (j < block_end(blk) - 1) simd::add(arch, x.g.row(j + 1), s.running, k_len);
+        simd::mul_exp(arch, x.k + j * K, s.running, s.k_block_end + j * K, k_len);
+      }
+    }
+
+    // Scores A [L, L], lower triangle by sub-block pairs.
+    MatrixMap<T> A(s.scores, L, L, Eigen::OuterStride<>(C));
+    for (index_t I = 0; I < blocks; ++I) {
+      const index_t i0 = block_begin(I);
+      const index_t rows = block_end(I) - i0;
+      // Diagonal block: exponent of (t, j) = sum of g over (j, t], accumulated as j descends.
+      for (index_t t = i0; t < i0 + rows; ++t) {
+        std::fill(s.running, s.running + K, T(0));
+        for (index_t j = t; j >= i0; --j) {
+          A(t, j) = simd::dot_exp(arch, x.q + t * K, x.k + j * K, s.running, k_len);
+          if (j > i0) simd::add(arch, x.g.row(j), s.running, k_len);
+        }
+        for (index_t j = t + 1; j < i0 + rows; ++j) A(t, j) = T(0);
+      }
+      // Off-diagonal blocks J < I: A_IJ = (q_local_I * exp(gap)) k_block_end_J^T, where gap
+      // sums the whole sub-blocks strictly between J and I.
+      std::fill(s.gap, s.gap + K, T(0));
+      ConstMatrixMap<T> q_rows(s.q_local + i0 * K, rows, K, Eigen::OuterStride<>(K));
+      for (index_t J = I - 1; J >= 0; --J) {
+        const index_t j0 = block_begin(J);
+        ConstMatrixMap<T> k_rows(s.k_block_end + j0 * K, kSubBlock, K, Eigen::OuterStride<>(K));
+        auto A_IJ = A.block(i0, j0, rows, kSubBlock);
+        if (J == I - 1) {
+          A_IJ.noalias() = q_rows * k_rows.transpose();
+          continue;
+        }
+        simd::add(arch, s.local + (block_end(J + 1) - 1) * K, s.gap, k_len);  // + total of J+1
+        simd::exp(arch, s.gap, s.factor, k_len);
+        for (index_t i = 0; i < rows; ++i) {
+          simd::mul(arch, s.q_local + (i0 + i) * K, s.factor, s.q_scaled + i * K, k_len);
+        }
+        ConstMatrixMap<T> q_gap(s.q_scaled, rows, K, Eigen::OuterStride<>(K));
+        A_IJ.noalias() = q_gap * k_rows.transpose();
+      }
+    }
+
+    // Outputs: inter-chunk term from S_0, then the causal intra-chunk term, by block rows.
+    ConstMatrixMap<T> v(x.v.data, L, V, Eigen::OuterStride<>(x.v.stride));
+    MatrixMap<T> o(x.o.data, L, V, Eigen::OuterStride<>(x.o.stride));
+    MatrixMap<T> state = S.matrix();
+    ConstMatrixMap<T> q_prefix(s.q_prefix, L, K, Eigen::OuterStride<>(K));
+    o.noalias() = q_prefix * state;
+    for (index_t I = 0; I < blocks; ++I) {
+      const index_t i0 = block_begin(I);
+      const index_t i1 = block_end(I);
+      o.middleRows(i0, i1 - i0).noalias() += A.block(i0, 0, i1 - i0, i1) * v.topRows(i1);
+    }
+
+    // State: S_L = diag(exp(b_{L-1})) S_0 + k_chunk_end^T v.
+    simd::exp(arch, s.prefix + (L - 1) * K, s.factor, k_len);
+    for (index_t d = 0; d < K; ++d) simd::scale_in_place(arch, s.factor[d], S.row(d), V);
+    ConstMatrixMap<T> k_end(s.k_chunk_end, L, K, Eigen::OuterStride<>(K));
+    state.noalias() += k_end.transpose() * v;
+  }
+};
+
+}  // namespace sse
