@@ -17,11 +17,19 @@
 
 namespace sse::detail {
 
+/// A required tensor is missing when it has no data, unless it has no elements either and a
+/// shape was given (an empty std::vector's data() is null).
+template <class T, std::size_t Rank>
+bool is_missing(const TensorView<T, Rank>& view) noexcept {
+  return !view.present() && (view.size() != 0 || view.extents() == Extents<Rank>{});
+}
+
 /// `view` (named `name`) is present and has extents `expected`; `labels` names each dimension.
 template <class T, std::size_t Rank>
 Status check_shape(const char* name, const TensorView<T, Rank>& view, const char* labels,
                    const Extents<Rank>& expected) {
-  if (!view.present()) {
+  // A tensor with no elements may have a null pointer (an empty std::vector's data()).
+  if (!view.present() && !(element_count(expected) == 0 && view.extents() == expected)) {
     return Status::error(std::string(name) + ": missing (expected shape " + labels + " = " +
                          format_shape(expected) + ")");
   }
@@ -48,15 +56,27 @@ Status check_unit_inner_stride(const char* name, const TensorView<T, Rank>& view
   return {};
 }
 
-/// Outputs are written densely: they must be C-order contiguous.
+/// Outputs: no two indices may address the same element (tasks write in parallel).
 template <class T, std::size_t Rank>
-Status check_contiguous(const char* name, const TensorView<T, Rank>& view) {
-  if (!view.is_row_major_contiguous()) {
-    return Status::error(std::string(name) + ": must be C-order contiguous, got strides " +
-                         format_shape(view.strides()) + " for shape " +
-                         format_shape(view.extents()));
+Status check_unique(const char* name, const TensorView<T, Rank>& view) {
+  if (!view.is_unique()) {
+    return Status::error(std::string(name) + ": strides " + format_shape(view.strides()) +
+                         " make elements of shape " + format_shape(view.extents()) +
+                         " overlap; an output needs one element per index");
   }
   return {};
+}
+
+/// States [S, H, K, V]: each K x V matrix is contiguous (kernels work on it in place); the
+/// outer dimensions may be strided (a slice of a state pool).
+template <class T>
+Status check_state_layout(const char* name, const TensorView<T, 4>& view) {
+  if (view.stride(3) != 1 || (view.extent(2) > 1 && view.stride(2) != view.extent(3))) {
+    return Status::error(std::string(name) + ": each [K,V] matrix must be contiguous, got " +
+                         "strides " + format_shape(view.strides()) + " for shape " +
+                         format_shape(view.extents()));
+  }
+  return check_unique(name, view);
 }
 
 /// Calls fn(value, index) for every element until fn returns false; returns whether it ran

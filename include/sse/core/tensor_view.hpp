@@ -69,6 +69,31 @@ class TensorView {
     return true;
   }
 
+  /// Whether distinct indices address distinct elements (mdspan's is_unique), checked for
+  /// non-negative strides: ordered by stride, each dimension of extent > 1 steps over the
+  /// whole extent of the dimensions below it.
+  constexpr bool is_unique() const noexcept {
+    if (size() == 0) return true;
+    std::array<std::size_t, Rank> order{};
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < Rank; ++i) {
+      if (extents_[i] > 1) order[n++] = i;
+    }
+    for (std::size_t i = 1; i < n; ++i) {  // insertion sort by stride: Rank is tiny
+      for (std::size_t j = i; j > 0 && strides_[order[j]] < strides_[order[j - 1]]; --j) {
+        const std::size_t tmp = order[j];
+        order[j] = order[j - 1];
+        order[j - 1] = tmp;
+      }
+    }
+    index_t covered = 1;  // elements spanned by the dimensions already placed
+    for (std::size_t i = 0; i < n; ++i) {
+      if (strides_[order[i]] < covered) return false;
+      covered = strides_[order[i]] * extents_[order[i]];
+    }
+    return true;
+  }
+
   /// Pointer to the element at `indices` (fewer indices than the rank address a sub-block).
   template <class... Index>
   constexpr T* at(Index... indices) const noexcept {

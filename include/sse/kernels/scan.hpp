@@ -74,8 +74,8 @@ template <class Rule, class T>
 Status validate_scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out,
                      const ScanOptions& options = {}) {
   static_assert(is_update_rule_v<Rule>, "sse::validate_scan: Rule must be GlaRule or GdnRule");
-  if (!in.q.present()) return Status::error("q: missing (expected shape [B,T,H,K])");
-  if (!in.v.present()) return Status::error("v: missing (expected shape [B,T,H,V])");
+  if (detail::is_missing(in.q)) return Status::error("q: missing (expected shape [B,T,H,K])");
+  if (detail::is_missing(in.v)) return Status::error("v: missing (expected shape [B,T,H,V])");
   const ScanDims d = scan_dims(in);
   if (d.B < 1 || d.T < 0 || d.H < 1 || d.K < 1) {
     return Status::error("q: expected shape [B,T,H,K] with B, H, K >= 1, got " +
@@ -100,13 +100,16 @@ Status validate_scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out,
   const Extents<4> state_shape{d.S, d.H, d.K, d.V};
   if (in.h0.present()) {
     if (Status s = detail::check_shape("h0", in.h0, "[S,H,K,V]", state_shape); !s) return s;
-    if (Status s = detail::check_contiguous("h0", in.h0); !s) return s;
+    if (Status s = detail::check_unit_inner_stride("h0", in.h0); !s) return s;
+    if (Status s = detail::check_state_layout("h0", in.h0); !s) return s;
   }
   if (Status s = detail::check_shape("o", out.o, "[B,T,H,V]", {d.B, d.T, d.H, d.V}); !s) return s;
-  if (Status s = detail::check_contiguous("o", out.o); !s) return s;
+  if (Status s = detail::check_unit_inner_stride("o", out.o); !s) return s;
+  if (Status s = detail::check_unique("o", out.o); !s) return s;
   if (out.ht.present()) {
     if (Status s = detail::check_shape("ht", out.ht, "[S,H,K,V]", state_shape); !s) return s;
-    if (Status s = detail::check_contiguous("ht", out.ht); !s) return s;
+    if (Status s = detail::check_unit_inner_stride("ht", out.ht); !s) return s;
+    if (Status s = detail::check_state_layout("ht", out.ht); !s) return s;
   }
   for (const Status& s : {detail::check_unit_inner_stride("q", in.q),
                           detail::check_unit_inner_stride("k", in.k),
@@ -126,7 +129,9 @@ Status validate_scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out,
     return Status::error("o: overlaps an input or ht; outputs must have their own memory");
   }
   if (out.ht.present()) {
-    const bool in_place = in.h0.present() && static_cast<const T*>(out.ht.data()) == in.h0.data();
+    const bool in_place = in.h0.present() &&
+                          static_cast<const T*>(out.ht.data()) == in.h0.data() &&
+                          out.ht.strides() == in.h0.strides();
     if (overlaps_input(out.ht) || (!in_place && views_overlap(out.ht, in.h0))) {
       return Status::error("ht: overlaps an input; ht may be h0 itself (in place) but must "
                            "not partly overlap it or any other input");
@@ -207,6 +212,8 @@ void scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out, const ScanOp
     } else if (in.h0.at(s, h) != state.data) {
       std::copy(in.h0.at(s, h), in.h0.at(s, h) + state_elements, state.data);
     }
+
+    if (span.length() == 0) return;  // an empty sequence leaves its state as it was
 
     HeadSequence<T> seq;
     seq.length = span.length();

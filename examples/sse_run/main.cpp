@@ -1,0 +1,45 @@
+// sse-run: the command-line tool of DESIGN.md section 6. Arrays in and out are .npy files.
+// Exit status: 0 on success; 2 on any bad input (one line on stderr naming the file and the
+// problem; no output written); 1 on a failure to write the outputs.
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli.hpp"
+#include "scan_command.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: sse-run <command> [options]\n"
+    "commands:\n"
+    "  scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
+    "       [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]\n"
+    "       one GLA or Gated DeltaNet recurrence: q, k, v, g[, beta][, h0][, cu_seqlens] -> o, ht\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  try {
+    if (command == "scan") return sse_run::scan_command(argc, argv);
+    if (command == "--help" || command == "-h" || command == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (command == "attention" || command == "layer" || command == "generate") {
+      throw sse_run::UsageError("'" + command +
+                                "' is not available in this version of sse-run (only 'scan')");
+    }
+    throw sse_run::UsageError(command.empty() ? "missing command (try sse-run --help)"
+                                              : "unknown command '" + command +
+                                                    "' (try sse-run --help)");
+  } catch (const sse_run::UsageError& e) {
+    std::fprintf(stderr, "sse-run %s: %s\n", command.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sse-run %s: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}
