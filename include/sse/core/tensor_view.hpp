@@ -104,6 +104,13 @@ class TensorView {
     return data_ + offset;
   }
 
+  /// Pointer to the element at a full index array.
+  constexpr T* at(const std::array<index_t, Rank>& index) const noexcept {
+    index_t offset = 0;
+    for (std::size_t i = 0; i < Rank; ++i) offset += index[i] * strides_[i];
+    return data_ + offset;
+  }
+
   template <class... Index>
   constexpr T& operator()(Index... indices) const noexcept {
     static_assert(sizeof...(Index) == Rank, "sse::TensorView::operator(): one index per dimension");
