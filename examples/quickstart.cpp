@@ -1,11 +1,11 @@
 // quickstart: run a chunked GLA scan on random inputs, on every core, and check it against the
 // float64 reference that ships with the library.
-#include <sse/sse.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
+
+#include <sse/sse.hpp>
 
 int main() {
   const long B = 1, T = 1024, H = 4, K = 64, V = 64;  // batch, tokens, heads, key and value dims
@@ -37,8 +37,8 @@ int main() {
   }
   std::printf("GLA scan B=%ld T=%ld H=%ld K=%ld V=%ld on %zu threads (%s)\n", B, T, H, K, V,
               pool.concurrency(), sse::default_arch::name());
-  std::printf("o[0, T-1, 0, :4] = %.5f %.5f %.5f %.5f\n", o[(T - 1) * H * V], o[(T - 1) * H * V + 1],
-              o[(T - 1) * H * V + 2], o[(T - 1) * H * V + 3]);
+  std::printf("o[0, T-1, 0, :4] = %.5f %.5f %.5f %.5f\n", o[(T - 1) * H * V],
+              o[(T - 1) * H * V + 1], o[(T - 1) * H * V + 2], o[(T - 1) * H * V + 3]);
   std::printf("relative error vs float64 reference: %.2e\n", std::sqrt(diff / norm));
   return std::sqrt(diff / norm) < 1e-4 ? 0 : 1;
 }

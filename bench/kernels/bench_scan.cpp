@@ -5,13 +5,12 @@
 // chunked form, H * T * (2 C (K + V) + 4 K V) with C = 64, for every schedule, so that the
 // rates compare like times do; tokens/s is the plain throughput.
 
-#include <benchmark/benchmark.h>
-
-#include <Eigen/Core>
-
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include <Eigen/Core>
+#include <benchmark/benchmark.h>
 
 #include "sse/sse.hpp"
 
@@ -73,9 +72,9 @@ void BM_Scan(benchmark::State& state) {
     benchmark::DoNotOptimize(p.o.data());
     benchmark::ClobberMemory();
   }
-  state.counters["GFLOPS"] = benchmark::Counter(useful_flops(T, K, K),
-                                                benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(useful_flops(T, K, K), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
   state.counters["tokens/s"] =
       benchmark::Counter(double(T), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(Rule::kName) + " " + sse::default_arch::name());
@@ -89,9 +88,9 @@ void BM_Reference(benchmark::State& state) {
     auto result = sse::reference::scan<Rule>(p.in);
     benchmark::DoNotOptimize(result.o.data());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(useful_flops(T, K, K),
-                                                benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] =
+      benchmark::Counter(useful_flops(T, K, K), benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
   state.counters["tokens/s"] =
       benchmark::Counter(double(T), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(Rule::kName) + " float64 reference");
@@ -107,9 +106,8 @@ void BM_EigenSgemm_Roofline(benchmark::State& state) {
     c.noalias() = a * b;
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOPS"] = benchmark::Counter(2.0 * n * n * n,
-                                                benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  state.counters["GFLOPS"] = benchmark::Counter(
+      2.0 * n * n * n, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.SetLabel(sse::default_arch::name());
 }
 
@@ -123,13 +121,23 @@ void scan_args(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
-BENCHMARK(BM_EigenSgemm_Roofline)->Arg(512)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_EigenSgemm_Roofline)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Scan<GlaRule, Mode::kChunk>)->Apply(scan_args);
 BENCHMARK(BM_Scan<GlaRule, Mode::kRecurrent>)->Apply(scan_args);
 BENCHMARK(BM_Scan<GdnRule, Mode::kChunk>)->Apply(scan_args);
 BENCHMARK(BM_Scan<GdnRule, Mode::kRecurrent>)->Apply(scan_args);
-BENCHMARK(BM_Reference<GlaRule>)->ArgNames({"T", "K"})->Args({512, 128})->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Reference<GdnRule>)->ArgNames({"T", "K"})->Args({512, 128})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Reference<GlaRule>)
+    ->ArgNames({"T", "K"})
+    ->Args({512, 128})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Reference<GdnRule>)
+    ->ArgNames({"T", "K"})
+    ->Args({512, 128})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

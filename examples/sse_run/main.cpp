@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
     "       [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]\n"
-    "       one GLA or Gated DeltaNet recurrence: q, k, v, g[, beta][, h0][, cu_seqlens] -> o, ht\n";
+    "       one GLA or Gated DeltaNet recurrence: q, k, v, g[, beta][, h0][, cu_seqlens] -> o, "
+    "ht\n";
 
 }  // namespace
 
@@ -32,9 +33,9 @@ int main(int argc, char** argv) {
       throw sse_run::UsageError("'" + command +
                                 "' is not available in this version of sse-run (only 'scan')");
     }
-    throw sse_run::UsageError(command.empty() ? "missing command (try sse-run --help)"
-                                              : "unknown command '" + command +
-                                                    "' (try sse-run --help)");
+    throw sse_run::UsageError(command.empty()
+                                  ? "missing command (try sse-run --help)"
+                                  : "unknown command '" + command + "' (try sse-run --help)");
   } catch (const sse_run::UsageError& e) {
     std::fprintf(stderr, "sse-run %s: %s\n", command.c_str(), e.what());
     return 2;

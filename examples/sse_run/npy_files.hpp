@@ -3,14 +3,13 @@
 // .npy inputs and outputs of sse-run: arrays read from DIR/<name>.npy with every problem named
 // by file, and outputs written all-or-nothing (temporaries, then renames).
 
-#include <sse/io/npy.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
+#include <sse/io/npy.hpp>
 
 namespace sse_run {
 

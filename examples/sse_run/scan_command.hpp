@@ -10,8 +10,6 @@
 // h0 [B or S,H,K,V]; optional cu_seqlens (int32 or int64, [S+1], B = 1).
 // Outputs: o [B,T,H,V], ht [B or S,H,K,V].
 
-#include <sse/sse.hpp>
-
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -20,6 +18,7 @@
 #include "cli.hpp"
 #include "npy_files.hpp"
 #include "timing.hpp"
+#include <sse/sse.hpp>
 
 namespace sse_run {
 
@@ -59,7 +58,7 @@ int run_scan(const Args& args) {
   if (args.has("--no-qk-l2norm")) options.qk_l2norm = false;
   options.allow_neg_eigval = args.has("--allow-neg-eigval");
   const std::string mode = args.choice("--mode", {"auto", "chunk", "recurrent"}, "auto");
-  options.mode = mode == "chunk" ? sse::Mode::kChunk
+  options.mode = mode == "chunk"       ? sse::Mode::kChunk
                  : mode == "recurrent" ? sse::Mode::kRecurrent
                                        : sse::Mode::kAuto;
 

@@ -4,10 +4,10 @@
 /// User-overridable configuration: debug assertions, exception detection, the default SIMD
 /// architecture. Define a macro before including any sse header to override it.
 
-#include <xsimd/xsimd.hpp>
-
 #include <cstdio>
 #include <cstdlib>
+
+#include <xsimd/xsimd.hpp>
 
 /// Whether sse reports errors by exception. Defaults to whether the compiler has them enabled
 /// (g++ and clang define __cpp_exceptions; -fno-exceptions undefines it).

@@ -1,8 +1,8 @@
 #include "sse/error.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "sse/core/checks.hpp"
 

@@ -1,10 +1,10 @@
 #include "sse/core/parallel.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace sse::test {
 namespace {

@@ -1,9 +1,9 @@
 #include "sse/core/sequences.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace sse::test {
 namespace {

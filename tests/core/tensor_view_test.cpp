@@ -1,8 +1,8 @@
 #include "sse/core/tensor_view.hpp"
 
-#include <gtest/gtest.h>
-
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace sse::test {
 namespace {

@@ -1,9 +1,9 @@
 #include "sse/core/workspace.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace sse::test {
 namespace {
@@ -16,7 +16,10 @@ TEST(ScratchArena, MeasuresWhatItCarves) {
   EXPECT_EQ(bytes, 64u + 192u);
 
   std::vector<std::byte> memory(bytes + kScratchAlignment);
-  auto* base = memory.data() + (kScratchAlignment - reinterpret_cast<std::uintptr_t>(memory.data()) % kScratchAlignment) % kScratchAlignment;
+  auto* base =
+      memory.data() +
+      (kScratchAlignment - reinterpret_cast<std::uintptr_t>(memory.data()) % kScratchAlignment) %
+          kScratchAlignment;
   ScratchArena arena(base, bytes);
   float* a = arena.take<float>(3);
   double* b = arena.take<double>(17);

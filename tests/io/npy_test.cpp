@@ -1,11 +1,11 @@
 #include "sse/io/npy.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace sse::test {
 namespace {
@@ -43,20 +43,24 @@ Status parse(const std::string& s, NpyArray& out) {
 
 TEST(Npy, ParsesTheHeadersNumPyWrites) {
   NpyArray a;
-  ASSERT_TRUE(parse(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 24), a).ok());
+  ASSERT_TRUE(
+      parse(image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 24), a).ok());
   EXPECT_EQ(a.dtype, DType::kFloat32);
   EXPECT_EQ(a.shape, (std::vector<index_t>{2, 3}));
   EXPECT_EQ(a.bytes.size(), 24u);
 
-  ASSERT_TRUE(parse(image("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }", 40, 2), a).ok());
+  ASSERT_TRUE(
+      parse(image("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }", 40, 2), a).ok());
   EXPECT_EQ(a.dtype, DType::kInt64);
   EXPECT_EQ(a.shape, (std::vector<index_t>{5}));
 
-  ASSERT_TRUE(parse(image("{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8, 3), a).ok());
+  ASSERT_TRUE(
+      parse(image("{'descr': '<f8', 'fortran_order': False, 'shape': (), }", 8, 3), a).ok());
   EXPECT_EQ(a.rank(), 0u);
   EXPECT_EQ(a.size(), 1);
 
-  ASSERT_TRUE(parse(image("{\"shape\": (0, 4), \"fortran_order\": False, \"descr\": \"<i4\"}", 0), a).ok());
+  ASSERT_TRUE(
+      parse(image("{\"shape\": (0, 4), \"fortran_order\": False, \"descr\": \"<i4\"}", 0), a).ok());
   EXPECT_EQ(a.dtype, DType::kInt32);
   EXPECT_EQ(a.size(), 0);
 }
@@ -79,16 +83,22 @@ TEST(Npy, RejectsMalformedFiles) {
       {image(ok_dict, 25), "trailing bytes"},
       {image("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }", 24), "big-endian"},
       {image("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", 24), "Fortran-order"},
-      {image("{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }", 12), "unsupported dtype '<f2'"},
+      {image("{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }", 12),
+       "unsupported dtype '<f2'"},
       {image("{'descr': '|f4', 'fortran_order': False, 'shape': (2, 3), }", 24), "one-byte types"},
-      {image("{'descr': '<f4', 'shape': (2, 3), }", 24), "needs 'descr', 'fortran_order' and 'shape'"},
-      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24), "unexpected key 'x'"},
+      {image("{'descr': '<f4', 'shape': (2, 3), }", 24),
+       "needs 'descr', 'fortran_order' and 'shape'"},
+      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}", 24),
+       "unexpected key 'x'"},
       {image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }", 24), "bad extent"},
       {image("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3], }", 24), "must be a tuple"},
       {image("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2, 3), }", 24), "True or False"},
-      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } x", 24), "text after the dict"},
-      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0), "bad extent"},
-      {image("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 8), }", 0), "too large"},
+      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } x", 24),
+       "text after the dict"},
+      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0),
+       "bad extent"},
+      {image("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 8), }", 0),
+       "too large"},
   };
   for (const Bad& bad : cases) {
     NpyArray a;

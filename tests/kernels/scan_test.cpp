@@ -3,10 +3,10 @@
 
 #include "sse/kernels/scan.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "sse/reference/naive_rules.hpp"
 #include "sse/rules/gdn.hpp"
@@ -75,7 +75,8 @@ TYPED_TEST(ScanTest, GridMatchesReference) {
         const auto ref = reference::scan<Rule>(c.inputs(), opt_r);
         const auto [o_rec, ht_rec] = TestFixture::errors(c, opt_r, ref);
         const std::vector<T> o_recurrent = c.o;
-        const auto [o_chk, ht_chk] = TestFixture::errors(c, TestFixture::options(Mode::kChunk), ref);
+        const auto [o_chk, ht_chk] =
+            TestFixture::errors(c, TestFixture::options(Mode::kChunk), ref);
         const double tol = tolerance<T>();
         EXPECT_LT(o_rec, tol) << c.shape << " seed=" << seed << " recurrent o";
         EXPECT_LT(ht_rec, tol) << c.shape << " seed=" << seed << " recurrent ht";
@@ -208,7 +209,8 @@ TYPED_TEST(ScanTest, PackedSequencesEqualSeparateRuns) {
     const index_t begin = cu[s], len = cu[s + 1] - cu[s];
     Case one(ScanShape{1, len, H, K, V, {}}, 51);
     auto slice = [&](const std::vector<T>& from, index_t width) {
-      return std::vector<T>(from.begin() + begin * H * width, from.begin() + (begin + len) * H * width);
+      return std::vector<T>(from.begin() + begin * H * width,
+                            from.begin() + (begin + len) * H * width);
     };
     one.q = slice(packed.q, K), one.k = slice(packed.k, K), one.v = slice(packed.v, V);
     one.g = slice(packed.g, Rule::kPerKeyDecay ? K : 1);
@@ -245,7 +247,8 @@ TYPED_TEST(ScanTest, ThreadsAndWorkspaceDoNotChangeBits) {
 
     std::vector<std::byte> memory(scan_workspace_size<Rule>(c.inputs(), c.outputs(), pool));
     c.poison();
-    scan<Rule>(c.inputs(), c.outputs(), ScanOptions{}, pool, Workspace(memory.data(), memory.size()));
+    scan<Rule>(c.inputs(), c.outputs(), ScanOptions{}, pool,
+               Workspace(memory.data(), memory.size()));
     EXPECT_TRUE(same_bits(c.o, o1)) << threads << " threads with a workspace";
   }
 }
@@ -308,7 +311,8 @@ TYPED_TEST(ScanTest, AutoModePicksBySequenceLength) {
   using Rule = typename TypeParam::Rule;
   using T = typename TypeParam::Type;
   using Case = ScanCase<Rule, T>;
-  for (index_t t : {index_t(1), index_t(kAutoChunkMinLength - 1), index_t(kAutoChunkMinLength), index_t(100)}) {
+  for (index_t t :
+       {index_t(1), index_t(kAutoChunkMinLength - 1), index_t(kAutoChunkMinLength), index_t(100)}) {
     Case c(ScanShape{1, t, 1, 8, 8, {}}, 91);
     const Mode expected = t < kAutoChunkMinLength ? Mode::kRecurrent : Mode::kChunk;
     scan<Rule>(c.inputs(), c.outputs(), TestFixture::options(expected));

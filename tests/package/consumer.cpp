@@ -1,9 +1,9 @@
 // A downstream program: includes the umbrella header, sees the version, runs one scan.
-#include <sse/sse.hpp>
-
 #include <cmath>
 #include <cstdio>
 #include <vector>
+
+#include <sse/sse.hpp>
 
 static_assert(SSE_VERSION_MAJOR >= 0, "the version macros come with the headers");
 

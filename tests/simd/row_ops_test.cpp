@@ -3,10 +3,10 @@
 
 #include "sse/simd/row_ops.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "sse/config.hpp"
 

@@ -38,7 +38,8 @@ void clamp_row_norms(std::vector<T>& x, std::size_t width, double max_norm) {
     for (std::size_t i = 0; i < width; ++i) sum += double(x[r * width + i]) * x[r * width + i];
     const double norm = std::sqrt(sum);
     if (norm > max_norm) {
-      for (std::size_t i = 0; i < width; ++i) x[r * width + i] = T(x[r * width + i] * max_norm / norm);
+      for (std::size_t i = 0; i < width; ++i)
+        x[r * width + i] = T(x[r * width + i] * max_norm / norm);
     }
   }
 }

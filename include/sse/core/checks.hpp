@@ -51,8 +51,9 @@ Status check_unit_inner_stride(const char* name, const TensorView<T, Rank>& view
     }
   }
   if (view.extent(Rank - 1) > 1 && view.stride(Rank - 1) != 1) {
-    return Status::error(std::string(name) + ": the last dimension must be contiguous (stride 1), " +
-                         "got strides " + format_shape(view.strides()));
+    return Status::error(std::string(name) +
+                         ": the last dimension must be contiguous (stride 1), " + "got strides " +
+                         format_shape(view.strides()));
   }
   return {};
 }
@@ -115,7 +116,8 @@ template <class T, std::size_t Rank>
 Status check_range(const char* name, const TensorView<T, Rank>& view, double lo, double hi,
                    const char* what) {
   std::array<index_t, Rank> at{};
-  if (!find_violation(view, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, at)) {
+  if (!find_violation(
+          view, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, at)) {
     return {};
   }
   std::ostringstream message;
@@ -130,7 +132,9 @@ Status check_log_decays(const char* name, const TensorView<T, Rank>& view) {
   std::array<index_t, Rank> at{};
   // x <= 0 is false for NaN; -inf is the one non-finite value left to exclude.
   const T lowest = std::numeric_limits<T>::lowest();
-  if (!find_violation(view, [lowest](T x) { return x <= T(0) && x >= lowest; }, at)) return {};
+  if (!find_violation(
+          view, [lowest](T x) { return x <= T(0) && x >= lowest; }, at))
+    return {};
   const T x = *view.at(at);
   std::ostringstream message;
   message << name << ": element " << format_shape(at) << " = " << double(x)

@@ -52,8 +52,8 @@ inline Status validate_cu_seqlens(TensorView<const std::int64_t, 1> cu_seqlens, 
   }
   const index_t n = cu_seqlens.extent(0);
   if (n < 2) {
-    return Status::error("cu_seqlens: expected shape [S+1] with S >= 1, got [" +
-                         std::to_string(n) + "]");
+    return Status::error("cu_seqlens: expected shape [S+1] with S >= 1, got [" + std::to_string(n) +
+                         "]");
   }
   if (cu_seqlens(0) != 0) {
     return Status::error("cu_seqlens: must start at 0, got " + std::to_string(cu_seqlens(0)));

@@ -30,10 +30,14 @@ enum class DType { kFloat32, kFloat64, kInt32, kInt64 };
 /// "float32", ...
 inline const char* dtype_name(DType dtype) noexcept {
   switch (dtype) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat64: return "float64";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt64:
+      return "int64";
   }
   return "?";
 }
@@ -77,10 +81,14 @@ struct NpyArray {
   template <class T>
   T element(std::size_t i) const noexcept {
     switch (dtype) {
-      case DType::kFloat32: return static_cast<T>(load<float>(i));
-      case DType::kFloat64: return static_cast<T>(load<double>(i));
-      case DType::kInt32: return static_cast<T>(load<std::int32_t>(i));
-      case DType::kInt64: return static_cast<T>(load<std::int64_t>(i));
+      case DType::kFloat32:
+        return static_cast<T>(load<float>(i));
+      case DType::kFloat64:
+        return static_cast<T>(load<double>(i));
+      case DType::kInt32:
+        return static_cast<T>(load<std::int32_t>(i));
+      case DType::kInt64:
+        return static_cast<T>(load<std::int64_t>(i));
     }
     return T{};
   }
@@ -158,18 +166,27 @@ class HeaderParser {
 inline Status parse_descr(const std::string& descr, DType& dtype) {
   if (descr.size() == 3 && (descr[0] == '<' || descr[0] == '|' || descr[0] == '=')) {
     const std::string code = descr.substr(1);
-    if (code == "f4") dtype = DType::kFloat32;
-    else if (code == "f8") dtype = DType::kFloat64;
-    else if (code == "i4") dtype = DType::kInt32;
-    else if (code == "i8") dtype = DType::kInt64;
-    else return Status::error("unsupported dtype '" + descr + "' (expected float32, float64, int32 or int64)");
-    if (descr[0] == '|') return Status::error("invalid dtype '" + descr + "' ('|' is for one-byte types)");
+    if (code == "f4")
+      dtype = DType::kFloat32;
+    else if (code == "f8")
+      dtype = DType::kFloat64;
+    else if (code == "i4")
+      dtype = DType::kInt32;
+    else if (code == "i8")
+      dtype = DType::kInt64;
+    else
+      return Status::error("unsupported dtype '" + descr +
+                           "' (expected float32, float64, int32 or int64)");
+    if (descr[0] == '|')
+      return Status::error("invalid dtype '" + descr + "' ('|' is for one-byte types)");
     return {};
   }
   if (!descr.empty() && descr[0] == '>') {
-    return Status::error("big-endian dtype '" + descr + "' is not supported (expected little-endian)");
+    return Status::error("big-endian dtype '" + descr +
+                         "' is not supported (expected little-endian)");
   }
-  return Status::error("unsupported dtype '" + descr + "' (expected float32, float64, int32 or int64)");
+  return Status::error("unsupported dtype '" + descr +
+                       "' (expected float32, float64, int32 or int64)");
 }
 
 /// Parses the header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
@@ -183,7 +200,8 @@ inline Status parse_header_dict(const std::string& text, NpyArray& out) {
     if (!p.consume(':')) return Status::error("malformed header: expected ':' after '" + key + "'");
     if (key == "descr") {
       std::string descr;
-      if (have_descr || !p.read_string(descr)) return Status::error("malformed header: bad 'descr'");
+      if (have_descr || !p.read_string(descr))
+        return Status::error("malformed header: bad 'descr'");
       if (Status s = parse_descr(descr, out.dtype); !s) return s;
       have_descr = true;
     } else if (key == "fortran_order") {
@@ -191,22 +209,26 @@ inline Status parse_header_dict(const std::string& text, NpyArray& out) {
       if (have_order || !p.read_word(word) || (word != "True" && word != "False")) {
         return Status::error("malformed header: 'fortran_order' must be True or False");
       }
-      if (word == "True") return Status::error("Fortran-order arrays are not supported (expected C order)");
+      if (word == "True")
+        return Status::error("Fortran-order arrays are not supported (expected C order)");
       have_order = true;
     } else if (key == "shape") {
-      if (have_shape || !p.consume('(')) return Status::error("malformed header: 'shape' must be a tuple");
+      if (have_shape || !p.consume('('))
+        return Status::error("malformed header: 'shape' must be a tuple");
       out.shape.clear();
       while (!p.consume(')')) {
         index_t extent = 0;
         if (!p.read_extent(extent)) return Status::error("malformed header: bad extent in 'shape'");
         out.shape.push_back(extent);
-        if (!p.consume(',') && !p.peek(')')) return Status::error("malformed header: bad 'shape' tuple");
+        if (!p.consume(',') && !p.peek(')'))
+          return Status::error("malformed header: bad 'shape' tuple");
       }
       have_shape = true;
     } else {
       return Status::error("malformed header: unexpected key '" + key + "'");
     }
-    if (!p.consume(',') && !p.peek('}')) return Status::error("malformed header: expected ',' or '}'");
+    if (!p.consume(',') && !p.peek('}'))
+      return Status::error("malformed header: expected ',' or '}'");
   }
   if (!p.at_end()) return Status::error("malformed header: text after the dict");
   if (!have_descr || !have_order || !have_shape) {
@@ -232,7 +254,8 @@ inline Status parse_npy(const std::byte* data, std::size_t size, NpyArray& out) 
     prefix = 10;
   } else if (major == 2 || major == 3) {
     if (size < 12) return Status::error("truncated header");
-    for (int i = 3; i >= 0; --i) header_len = header_len << 8 | static_cast<std::size_t>(data[8 + i]);
+    for (int i = 3; i >= 0; --i)
+      header_len = header_len << 8 | static_cast<std::size_t>(data[8 + i]);
     prefix = 12;
   } else {
     return Status::error("unsupported .npy format version " + std::to_string(major));
@@ -282,12 +305,12 @@ inline NpyArray read_npy(const std::string& path) {
 /// The bytes of a version 1.0 .npy file holding `data` with shape `shape` (C order).
 template <class T>
 std::vector<char> npy_image(const T* data, const std::vector<index_t>& shape) {
-  std::string dict = std::string("{'descr': '<") +
-                     (std::is_floating_point_v<T> ? 'f' : 'i') + std::to_string(sizeof(T)) +
-                     "', 'fortran_order': False, 'shape': (";
+  std::string dict = std::string("{'descr': '<") + (std::is_floating_point_v<T> ? 'f' : 'i') +
+                     std::to_string(sizeof(T)) + "', 'fortran_order': False, 'shape': (";
   std::size_t count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    dict += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
+    dict +=
+        std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
     count *= static_cast<std::size_t>(shape[i]);
   }
   dict += "), }";

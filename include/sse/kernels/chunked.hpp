@@ -46,14 +46,13 @@ struct ScanKernel<Rule, Chunked<C>> {
       for (index_t i = 0; i < L; ++i) {
         prepare_query_key(arch, seq, t0 + i, scratch.q + i * seq.K, scratch.k + i * seq.K);
       }
-      const ChunkInputs<T> chunk{
-          L,
-          scratch.q,
-          scratch.k,
-          {seq.v.row(t0), seq.v.stride},
-          {seq.g.row(t0), seq.g.stride},
-          {seq.beta.data ? seq.beta.row(t0) : nullptr, seq.beta.stride},
-          {seq.o.row(t0), seq.o.stride}};
+      const ChunkInputs<T> chunk{L,
+                                 scratch.q,
+                                 scratch.k,
+                                 {seq.v.row(t0), seq.v.stride},
+                                 {seq.g.row(t0), seq.g.stride},
+                                 {seq.beta.data ? seq.beta.row(t0) : nullptr, seq.beta.stride},
+                                 {seq.o.row(t0), seq.o.stride}};
       Rule::template chunk<C>(arch, chunk, S, scratch.rule);
     }
   }

@@ -36,13 +36,13 @@ namespace sse {
 
 template <class Rule, class T = float>
 struct ScanInputs {
-  TensorView<const T, 4> q;                         // [B,T,H,K]
-  TensorView<const T, 4> k;                         // [B,T,H,K]
-  TensorView<const T, 4> v;                         // [B,T,H,V]
-  TensorView<const T, gate_rank_v<Rule>> g;         // [B,T,H,K] (GLA) or [B,T,H] (GDN)
-  TensorView<const T, 3> beta;                      // [B,T,H], rules with beta only
-  TensorView<const T, 4> h0;                        // [S,H,K,V], optional (zero state)
-  TensorView<const std::int64_t, 1> cu_seqlens;     // [S+1], optional
+  TensorView<const T, 4> q;                      // [B,T,H,K]
+  TensorView<const T, 4> k;                      // [B,T,H,K]
+  TensorView<const T, 4> v;                      // [B,T,H,V]
+  TensorView<const T, gate_rank_v<Rule>> g;      // [B,T,H,K] (GLA) or [B,T,H] (GDN)
+  TensorView<const T, 3> beta;                   // [B,T,H], rules with beta only
+  TensorView<const T, 4> h0;                     // [S,H,K,V], optional (zero state)
+  TensorView<const std::int64_t, 1> cu_seqlens;  // [S+1], optional
 };
 
 template <class T = float>
@@ -111,11 +111,10 @@ Status validate_scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out,
     if (Status s = detail::check_unit_inner_stride("ht", out.ht); !s) return s;
     if (Status s = detail::check_state_layout("ht", out.ht); !s) return s;
   }
-  for (const Status& s : {detail::check_unit_inner_stride("q", in.q),
-                          detail::check_unit_inner_stride("k", in.k),
-                          detail::check_unit_inner_stride("v", in.v),
-                          detail::check_unit_inner_stride("g", in.g),
-                          detail::check_unit_inner_stride("beta", in.beta)}) {
+  for (const Status& s :
+       {detail::check_unit_inner_stride("q", in.q), detail::check_unit_inner_stride("k", in.k),
+        detail::check_unit_inner_stride("v", in.v), detail::check_unit_inner_stride("g", in.g),
+        detail::check_unit_inner_stride("beta", in.beta)}) {
     if (!s) return s;
   }
 
@@ -129,12 +128,12 @@ Status validate_scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out,
     return Status::error("o: overlaps an input or ht; outputs must have their own memory");
   }
   if (out.ht.present()) {
-    const bool in_place = in.h0.present() &&
-                          static_cast<const T*>(out.ht.data()) == in.h0.data() &&
+    const bool in_place = in.h0.present() && static_cast<const T*>(out.ht.data()) == in.h0.data() &&
                           out.ht.strides() == in.h0.strides();
     if (overlaps_input(out.ht) || (!in_place && views_overlap(out.ht, in.h0))) {
-      return Status::error("ht: overlaps an input; ht may be h0 itself (in place) but must "
-                           "not partly overlap it or any other input");
+      return Status::error(
+          "ht: overlaps an input; ht may be h0 itself (in place) but must "
+          "not partly overlap it or any other input");
     }
   }
 
@@ -172,8 +171,7 @@ std::size_t scan_workspace_size(const ScanInputs<Rule, T>& in, const ScanOutputs
                                 const Executor& executor) noexcept {
   const ScanDims d = scan_dims(in);
   return detail::WorkerScratch::required_bytes(
-      executor.concurrency(),
-      detail::scan_slice_bytes<Rule, ChunkSchedule::kChunkSize>(d, out));
+      executor.concurrency(), detail::scan_slice_bytes<Rule, ChunkSchedule::kChunkSize>(d, out));
 }
 
 /// Runs the recurrence `Rule` over every (sequence, head) of the batch, writing o and (when

@@ -10,11 +10,11 @@
 /// Chunked form: the WY/UT representation, solved by forward substitution (Eigen's unit-lower
 /// triangular solve) within the chunk.
 
-#include <Eigen/Core>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+
+#include <Eigen/Core>
 
 #include "sse/core/workspace.hpp"
 #include "sse/rules/rule_traits.hpp"
@@ -63,14 +63,14 @@ struct GdnRule {
 
   template <class T>
   struct ChunkScratch {
-    T* prefix;      // [C]    b_t: log decay summed from the chunk start through t
-    T* gamma;       // [C, C] Gamma[i, j] = exp(sum of g over (j, i]), j <= i
-    T* lower;       // [C, C] strictly lower diag(beta) (K K^T * Gamma) (the A of (I + A))
-    T* scores;      // [C, C] tril(Q K^T * Gamma), diagonal included
-    T* w;           // [C, K] W = (I + A)^-1 diag(beta) (K * exp(b))
-    T* u;           // [C, V] U = (I + A)^-1 diag(beta) V, then v_new = U - W S_0
-    T* q_prefix;    // [C, K] Q * exp(b)
-    T* k_end;       // [C, K] K * exp(b_L - b)
+    T* prefix;    // [C]    b_t: log decay summed from the chunk start through t
+    T* gamma;     // [C, C] Gamma[i, j] = exp(sum of g over (j, i]), j <= i
+    T* lower;     // [C, C] strictly lower diag(beta) (K K^T * Gamma) (the A of (I + A))
+    T* scores;    // [C, C] tril(Q K^T * Gamma), diagonal included
+    T* w;         // [C, K] W = (I + A)^-1 diag(beta) (K * exp(b))
+    T* u;         // [C, V] U = (I + A)^-1 diag(beta) V, then v_new = U - W S_0
+    T* q_prefix;  // [C, K] Q * exp(b)
+    T* k_end;     // [C, K] K * exp(b_L - b)
     ChunkScratch(ScratchArena& arena, index_t C, index_t K, index_t V)
         : prefix(arena.take<T>(C)),
           gamma(arena.take<T>(C * C)),

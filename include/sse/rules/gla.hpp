@@ -9,10 +9,10 @@
 /// matrix products (Eigen), with every exponent formed as a sum of log decays of one sign, so
 /// that no factor exceeds 1 and no difference of large running sums is taken (see `chunk`).
 
-#include <Eigen/Core>
-
 #include <algorithm>
 #include <cstddef>
+
+#include <Eigen/Core>
 
 #include "sse/core/workspace.hpp"
 #include "sse/rules/rule_traits.hpp"
@@ -53,17 +53,17 @@ struct GlaRule {
 
   template <class T>
   struct ChunkScratch {
-    T* prefix;        // [C, K] b_t: log decay summed from the chunk start through t
-    T* local;         // [C, K] c_t: the same sum restarted at t's sub-block start
-    T* q_prefix;      // [C, K] q_t * exp(b_t)                     (inter-chunk term)
-    T* q_local;       // [C, K] q_t * exp(c_t)                     (rows of off-diagonal blocks)
-    T* k_block_end;   // [C, K] k_j * exp(sum of g over (j, end of j's sub-block])
-    T* k_chunk_end;   // [C, K] k_j * exp(sum of g over (j, L-1])   (state update)
-    T* scores;        // [C, C] A[t, j] = sum_d q_td k_jd exp(b_td - b_jd), j <= t
-    T* q_scaled;      // [kSubBlock, K] q_local rows times exp(gap) for one block pair
-    T* gap;           // [K] log decay summed over the sub-blocks between two blocks
-    T* running;       // [K] a running sum of log decays
-    T* factor;        // [K] exp of a log-decay vector
+    T* prefix;       // [C, K] b_t: log decay summed from the chunk start through t
+    T* local;        // [C, K] c_t: the same sum restarted at t's sub-block start
+    T* q_prefix;     // [C, K] q_t * exp(b_t)                     (inter-chunk term)
+    T* q_local;      // [C, K] q_t * exp(c_t)                     (rows of off-diagonal blocks)
+    T* k_block_end;  // [C, K] k_j * exp(sum of g over (j, end of j's sub-block])
+    T* k_chunk_end;  // [C, K] k_j * exp(sum of g over (j, L-1])   (state update)
+    T* scores;       // [C, C] A[t, j] = sum_d q_td k_jd exp(b_td - b_jd), j <= t
+    T* q_scaled;     // [kSubBlock, K] q_local rows times exp(gap) for one block pair
+    T* gap;          // [K] log decay summed over the sub-blocks between two blocks
+    T* running;      // [K] a running sum of log decays
+    T* factor;       // [K] exp of a log-decay vector
 
     ChunkScratch(ScratchArena& arena, index_t C, index_t K, index_t /*V*/)
         : prefix(arena.take<T>(C * K)),

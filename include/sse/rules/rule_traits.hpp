@@ -41,13 +41,13 @@ struct TokenInputs {
 /// Up to C consecutive tokens of one head, as a rule's chunked form sees them.
 template <class T>
 struct ChunkInputs {
-  index_t L;            // tokens in this chunk, 1 <= L <= C
-  const T* q;           // [L, K] contiguous, scaled (and normalised)
-  const T* k;           // [L, K] contiguous (normalised)
-  Rows<const T> v;      // [L, V]
-  Rows<const T> g;      // [L, K] or [L, 1]
-  Rows<const T> beta;   // [L, 1], data null for rules without beta
-  Rows<T> o;            // [L, V] outputs, written (not accumulated)
+  index_t L;           // tokens in this chunk, 1 <= L <= C
+  const T* q;          // [L, K] contiguous, scaled (and normalised)
+  const T* k;          // [L, K] contiguous (normalised)
+  Rows<const T> v;     // [L, V]
+  Rows<const T> g;     // [L, K] or [L, 1]
+  Rows<const T> beta;  // [L, 1], data null for rules without beta
+  Rows<T> o;           // [L, V] outputs, written (not accumulated)
 };
 
 namespace detail {

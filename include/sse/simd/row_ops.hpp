@@ -5,10 +5,10 @@
 /// `xsimd::batch<T, Arch>` registers plus a scalar tail. Unaligned loads throughout: rows of a
 /// [.., K] tensor start at any multiple of K.
 
-#include <xsimd/xsimd.hpp>
-
 #include <cmath>
 #include <cstddef>
+
+#include <xsimd/xsimd.hpp>
 
 #include "sse/config.hpp"
 #include "sse/simd/reduce.hpp"
