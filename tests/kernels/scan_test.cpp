@@ -70,7 +70,10 @@ TYPED_TEST(ScanTest, GridMatchesReference) {
       for (index_t v : widths) {
         const index_t b = 1 + index_t(seed % 2);
         const index_t h = t >= 1000 ? 1 : 1 + index_t(seed % 3);
-        Case c(ScanShape{b, t, h, k, v, {}}, seed);
+        // Fast decays (GLA's per-entry exponents) and slow ones (its factored diagonal
+        // blocks) alternate across the grid.
+        const GateRange gates = (seed / 7) % 2 ? GateRange{-0.1, 0.0} : GateRange{-3.0, 0.0};
+        Case c(ScanShape{b, t, h, k, v, {}}, seed, gates);
         const auto opt_r = TestFixture::options(Mode::kRecurrent);
         const auto ref = reference::scan<Rule>(c.inputs(), opt_r);
         const auto [o_rec, ht_rec] = TestFixture::errors(c, opt_r, ref);
@@ -155,6 +158,24 @@ TYPED_TEST(ScanTest, ExtremeDecaysOverLongSequences) {
     EXPECT_LT(o_err, 1e-4) << "mode " << int(mode);
     EXPECT_LT(ht_err, 1e-4) << "mode " << int(mode);
   }
+}
+
+// Slow decays everywhere except a burst of fast ones: sub-blocks of both kinds (factored and
+// per-entry exponents in the GLA chunk form) in one sequence, each checked by the oracle.
+TYPED_TEST(ScanTest, SlowAndFastDecayBlocksMixed) {
+  using Rule = typename TypeParam::Rule;
+  using T = typename TypeParam::Type;
+  using Case = ScanCase<Rule, T>;
+  Case c(ScanShape{2, 3 * kC + 5, 2, 40, 24, {}}, 111, GateRange{-0.12, 0.0});
+  const index_t width = Rule::kPerKeyDecay ? 40 : 1;
+  for (index_t t = 70; t < 75; ++t) {  // inside the second chunk's first sub-block
+    for (index_t i = 0; i < width; i += 3) c.g[(t * 2 + 1) * width + i] = -9;
+  }
+  const auto opt = TestFixture::options(Mode::kChunk);
+  const auto ref = reference::scan<Rule>(c.inputs(), opt);
+  const auto [o_err, ht_err] = TestFixture::errors(c, opt, ref);
+  EXPECT_LT(o_err, tolerance<T>());
+  EXPECT_LT(ht_err, tolerance<T>());
 }
 
 // With qk_l2norm (the GDN default) random unnormalised keys are fine for both rules.

@@ -30,6 +30,21 @@ struct GlaRule {
   /// section 1: "split the chunk into sub-blocks of at most 16 tokens").
   static constexpr index_t kSubBlock = 16;
 
+  /// A diagonal sub-block whose log decays sum to at least -kFactorableDecay on every key
+  /// channel is one matrix product, (q * exp(c)) (k * exp(-c))^T: its factors stay within
+  /// [e^-2, e^2] and the rounding of |c| <= 2 costs at most about 2e-6 relative per entry.
+  /// Faster-decaying blocks give every entry its own exponent, a sum of g over (j, t], exact
+  /// for any decay (and 16 * 17 / 2 * K exps per block instead of one product).
+  static constexpr double kFactorableDecay = 2.0;
+
+  template <class T>
+  static bool factorable_block(const T* block_total, index_t K) noexcept {
+    for (index_t d = 0; d < K; ++d) {
+      if (block_total[d] < T(-kFactorableDecay)) return false;
+    }
+    return true;
+  }
+
   template <class T>
   struct StepScratch {
     T* decay;  // [K] exp(g_t)
@@ -60,7 +75,8 @@ struct GlaRule {
     T* k_block_end;  // [C, K] k_j * exp(sum of g over (j, end of j's sub-block])
     T* k_chunk_end;  // [C, K] k_j * exp(sum of g over (j, L-1])   (state update)
     T* scores;       // [C, C] A[t, j] = sum_d q_td k_jd exp(b_td - b_jd), j <= t
-    T* q_scaled;     // [kSubBlock, K] q_local rows times exp(gap) for one block pair
+    T* q_scaled;     // [kSubBlock, K] q_local rows times exp(gap) for one block pair, or
+                     //   k rows times exp(-c) for a factorable diagonal block
     T* gap;          // [K] log decay summed over the sub-blocks between two blocks
     T* running;      // [K] a running sum of log decays
     T* factor;       // [K] exp of a log-decay vector
@@ -129,19 +145,31 @@ struct GlaRule {
     for (index_t I = 0; I < blocks; ++I) {
       const index_t i0 = block_begin(I);
       const index_t rows = block_end(I) - i0;
-      // Diagonal block: exponent of (t, j) = sum of g over (j, t], accumulated as j descends.
-      for (index_t t = i0; t < i0 + rows; ++t) {
-        std::fill(s.running, s.running + K, T(0));
-        for (index_t j = t; j >= i0; --j) {
-          A(t, j) = simd::dot_exp(arch, x.q + t * K, x.k + j * K, s.running, k_len);
-          if (j > i0) simd::add(arch, x.g.row(j), s.running, k_len);
+      // Diagonal block.
+      ConstMatrixMap<T> q_rows(s.q_local + i0 * K, rows, K, Eigen::OuterStride<>(K));
+      auto A_II = A.block(i0, i0, rows, rows);
+      if (factorable_block(s.local + (i0 + rows - 1) * K, K)) {
+        // A_II = (q * exp(c)) (k * exp(-c))^T, both factors within [e^-2, e^2].
+        for (index_t i = 0; i < rows; ++i) {
+          simd::scale(arch, T(-1), s.local + (i0 + i) * K, s.running, k_len);
+          simd::mul_exp(arch, x.k + (i0 + i) * K, s.running, s.q_scaled + i * K, k_len);
         }
-        for (index_t j = t + 1; j < i0 + rows; ++j) A(t, j) = T(0);
+        ConstMatrixMap<T> k_inverse(s.q_scaled, rows, K, Eigen::OuterStride<>(K));
+        A_II.noalias() = q_rows * k_inverse.transpose();
+      } else {
+        // Each entry's exponent is the sum of g over (j, t], accumulated as j descends.
+        for (index_t t = i0; t < i0 + rows; ++t) {
+          std::fill(s.running, s.running + K, T(0));
+          for (index_t j = t; j >= i0; --j) {
+            A(t, j) = simd::dot_exp(arch, x.q + t * K, x.k + j * K, s.running, k_len);
+            if (j > i0) simd::add(arch, x.g.row(j), s.running, k_len);
+          }
+        }
       }
+      A_II.template triangularView<Eigen::StrictlyUpper>().setZero();
       // Off-diagonal blocks J < I: A_IJ = (q_local_I * exp(gap)) k_block_end_J^T, where gap
       // sums the whole sub-blocks strictly between J and I.
       std::fill(s.gap, s.gap + K, T(0));
-      ConstMatrixMap<T> q_rows(s.q_local + i0 * K, rows, K, Eigen::OuterStride<>(K));
       for (index_t J = I - 1; J >= 0; --J) {
         const index_t j0 = block_begin(J);
         ConstMatrixMap<T> k_rows(s.k_block_end + j0 * K, kSubBlock, K, Eigen::OuterStride<>(K));
