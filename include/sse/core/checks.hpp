@@ -82,8 +82,7 @@ Status check_state_layout(const char* name, const TensorView<T, 4>& view) {
 }
 
 /// The index of the first element (in C order) for which `ok(x)` is false, as a flag and an
-/// index. Rows of the last dimension are scanned in a plain loop: validation of a large g
-/// costs about a nanosecond per element.
+/// index. Rows of the last dimension are scanned without branches first.
 template <class T, std::size_t Rank, class Predicate>
 bool find_violation(const TensorView<T, Rank>& view, Predicate ok, std::array<index_t, Rank>& at) {
   if (view.size() == 0) return false;
@@ -100,6 +99,15 @@ bool find_violation(const TensorView<T, Rank>& view, Predicate ok, std::array<in
       offset += index[d] * view.stride(d);
     }
     const T* row = view.data() + offset;
+    // A branch-free pass first, which the compiler vectorizes for contiguous rows; the search
+    // for the index only on failure.
+    bool row_ok = true;
+    if (inner_stride == 1) {
+      for (index_t i = 0; i < inner; ++i) row_ok &= ok(row[i]);
+    } else {
+      for (index_t i = 0; i < inner; ++i) row_ok &= ok(row[i * inner_stride]);
+    }
+    if (row_ok) continue;
     for (index_t i = 0; i < inner; ++i) {
       if (!ok(row[i * inner_stride])) {
         at = index;
