@@ -63,6 +63,15 @@ class ScratchArena {
   std::size_t used_ = 0;
 };
 
+/// Bytes a scratch layout needs: constructs `Layout(arena, args...)` on a measuring arena.
+template <class Layout, class... Args>
+std::size_t measure_scratch(const Args&... args) noexcept {
+  ScratchArena measure;
+  const Layout layout(measure, args...);
+  static_cast<void>(layout);
+  return measure.used();
+}
+
 namespace detail {
 
 /// The scratch of one call: `workers` slices of `slice_bytes` each, aligned, inside either the

@@ -31,9 +31,7 @@ struct ScanKernel<Rule, Chunked<C>> {
 
   template <class T>
   static std::size_t scratch_bytes(index_t K, index_t V) noexcept {
-    ScratchArena measure;
-    Scratch<T> scratch(measure, K, V);
-    return measure.used();
+    return measure_scratch<Scratch<T>>(K, V);
   }
 
   /// Runs the sequence from state S (updated in place), writing every output row.
