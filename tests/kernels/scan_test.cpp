@@ -202,26 +202,27 @@ TYPED_TEST(ScanTest, QkL2normAndScaleMatchReference) {
 }
 
 // Betas up to 2 (allow_neg_eigval) with normalised keys: the delta rule's bound
-// 0 <= beta |k|^2 <= 2 still holds, and both forms match the oracle.
-TYPED_TEST(ScanTest, BetasUpToTwoMatchReference) {
+// 0 <= beta |k|^2 <= 2 still holds, and both forms match the oracle. (Rules with beta only.)
+template <class C>
+class BetaScanTest : public ScanTest<C> {};
+using BetaConfigs = ::testing::Types<Config<GdnRule, float>, Config<GdnRule, double>>;
+TYPED_TEST_SUITE(BetaScanTest, BetaConfigs, ConfigNames);
+
+TYPED_TEST(BetaScanTest, BetasUpToTwoMatchReference) {
   using Rule = typename TypeParam::Rule;
   using T = typename TypeParam::Type;
   using Case = ScanCase<Rule, T>;
-  if constexpr (!Rule::kHasBeta) {
-    GTEST_SKIP() << Rule::kName << " has no beta";
-  } else {
-    Case c(ScanShape{2, 2 * kC + 7, 2, 24, 20, {}}, 121);
-    c.beta = uniform<T>(c.beta.size(), 122, 0.0, 2.0);
-    ScanOptions opt;
-    opt.allow_neg_eigval = true;
-    opt.qk_l2norm = true;
-    const auto ref = reference::scan<Rule>(c.inputs(), opt);
-    for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
-      opt.mode = mode;
-      const auto [o_err, ht_err] = TestFixture::errors(c, opt, ref);
-      EXPECT_LT(o_err, tolerance<T>()) << "mode " << int(mode);
-      EXPECT_LT(ht_err, tolerance<T>()) << "mode " << int(mode);
-    }
+  Case c(ScanShape{2, 2 * kC + 7, 2, 24, 20, {}}, 121);
+  c.beta = uniform<T>(c.beta.size(), 122, 0.0, 2.0);
+  ScanOptions opt;
+  opt.allow_neg_eigval = true;
+  opt.qk_l2norm = true;
+  const auto ref = reference::scan<Rule>(c.inputs(), opt);
+  for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
+    opt.mode = mode;
+    const auto [o_err, ht_err] = TestFixture::errors(c, opt, ref);
+    EXPECT_LT(o_err, tolerance<T>()) << "mode " << int(mode);
+    EXPECT_LT(ht_err, tolerance<T>()) << "mode " << int(mode);
   }
 }
 
