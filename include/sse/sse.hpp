@@ -3,6 +3,8 @@
 /// \file
 /// The umbrella header: everything public in sse.
 
+#include "sse/attention/inputs.hpp"
+#include "sse/attention/options.hpp"
 #include "sse/config.hpp"
 #include "sse/core/checks.hpp"
 #include "sse/core/parallel.hpp"
@@ -19,6 +21,7 @@
 #include "sse/kernels/scan_options.hpp"
 #include "sse/kernels/schedule.hpp"
 #include "sse/reference/naive_rules.hpp"
+#include "sse/reference/naive_sse.hpp"
 #include "sse/router/router.hpp"
 #include "sse/router/softmax.hpp"
 #include "sse/router/top_k.hpp"

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 namespace sse::test {
 namespace {
 
@@ -110,7 +112,8 @@ TEST(Npy, RejectsMalformedFiles) {
 }
 
 TEST(Npy, WriteThenReadRoundTrips) {
-  const std::string path = ::testing::TempDir() + "/sse_npy_roundtrip.npy";
+  const std::string path =
+      ::testing::TempDir() + "/sse_npy_roundtrip_" + std::to_string(::getpid()) + ".npy";
   const std::vector<float> f = {1.5f, -2.25f, 3e-8f, 7, 8, 9};
   io::write_npy(path, f.data(), {2, 1, 3});
   NpyArray a = io::read_npy(path);
@@ -148,7 +151,8 @@ TEST(Npy, ReadErrorsNameTheFile) {
   } catch (const sse::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "/nonexistent/x.npy: cannot open file");
   }
-  const std::string path = ::testing::TempDir() + "/sse_npy_bad.npy";
+  const std::string path =
+      ::testing::TempDir() + "/sse_npy_bad_" + std::to_string(::getpid()) + ".npy";
   {
     std::FILE* f = std::fopen(path.c_str(), "wb");
     std::fputs("not numpy", f);

@@ -22,6 +22,7 @@
 #include "support/compare.hpp"
 #include "support/scan_case.hpp"
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace sse::test {
 namespace {
@@ -34,7 +35,10 @@ struct RunResult {
 };
 
 RunResult run_sse_run(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "/sse_run_stderr.txt";
+  // One file per test: ctest runs the tests of this executable in parallel processes.
+  const std::string err_file = ::testing::TempDir() + "/sse_run_stderr_" +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                               "_" + std::to_string(::getpid()) + ".txt";
   const std::string cmd = std::string(SSE_RUN_PATH) + " " + args + " > /dev/null 2> " + err_file;
   const int raw = std::system(cmd.c_str());
   std::ifstream in(err_file);
@@ -46,9 +50,8 @@ RunResult run_sse_run(const std::string& args) {
 class SseRunTest : public ::testing::Test {
  public:  // the bad-input table mutates the fixture through these
   void SetUp() override {
-    root_ =
-        fs::path(::testing::TempDir()) /
-        ("sse_run_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    root_ = fs::path(::testing::TempDir()) / ("sse_run_" + test + "_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_ / "in");
   }

@@ -1,0 +1,31 @@
+#pragma once
+
+/// \file
+/// The tensors of the SSE operator (DESIGN.md section 3):
+///
+///   q1, k1  [B,T,H,K]   shared branch            q2, k2  [B,T,H,K]   partition branch
+///   v       [B,T,H,V]   one value for both        eta     [B,T,N]     router logits
+///   g1, g2  [B,T,H,K] (GLA) or [B,T,H] (GDN)      beta1, beta2 [B,T,H] (GDN)
+///   h0      [S,1+N,H,K,V] optional initial states (index 0 shared, 1..N partitions)
+///   cu_seqlens [S+1] optional packed sequences (B = 1)
+
+#include <cstdint>
+
+#include "sse/core/tensor_view.hpp"
+#include "sse/rules/rule_traits.hpp"
+
+namespace sse {
+
+template <class Rule, class T = float>
+struct SseInputs {
+  TensorView<const T, 4> q1, k1;                  // [B,T,H,K] shared branch
+  TensorView<const T, 4> q2, k2;                  // [B,T,H,K] partition branch
+  TensorView<const T, 4> v;                       // [B,T,H,V]
+  TensorView<const T, gate_rank_v<Rule>> g1, g2;  // [B,T,H,K] or [B,T,H]
+  TensorView<const T, 3> beta1, beta2;            // [B,T,H], rules with beta only
+  TensorView<const float, 3> eta;                 // [B,T,N] router logits (float32)
+  TensorView<const T, 5> h0;                      // [S,1+N,H,K,V], optional
+  TensorView<const std::int64_t, 1> cu_seqlens;   // [S+1], optional
+};
+
+}  // namespace sse
