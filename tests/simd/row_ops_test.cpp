@@ -62,6 +62,8 @@ TYPED_TEST(RowOpsTest, MatchScalarLoops) {
     y = y0;
     simd::add(arch, x.data(), y.data(), n);
     for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], double(y0[i]) + x[i], tol * 8) << i;
+    simd::plus(arch, x.data(), y0.data(), out.data(), n);
+    for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], double(x[i]) + y0[i], tol * 8) << i;
     y = y0;
     simd::scale_in_place(arch, T(-0.5), y.data(), n);
     for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(y[i], -0.5 * y0[i], tol * 4) << i;

@@ -118,10 +118,16 @@ struct GlaRule {
       const T* g = x.g.row(t);
       T* b = s.prefix + t * K;
       T* c = s.local + t * K;
-      std::copy(g, g + K, b);
-      std::copy(g, g + K, c);
-      if (t > 0) simd::add(arch, s.prefix + (t - 1) * K, b, k_len);
-      if (t % kSubBlock != 0) simd::add(arch, s.local + (t - 1) * K, c, k_len);
+      if (t == 0) {
+        std::copy(g, g + K, b);
+      } else {
+        simd::plus(arch, s.prefix + (t - 1) * K, g, b, k_len);
+      }
+      if (t % kSubBlock == 0) {
+        std::copy(g, g + K, c);
+      } else {
+        simd::plus(arch, s.local + (t - 1) * K, g, c, k_len);
+      }
       simd::mul_exp(arch, x.q + t * K, b, s.q_prefix + t * K, k_len);
       simd::mul_exp(arch, x.q + t * K, c, s.q_local + t * K, k_len);
     }

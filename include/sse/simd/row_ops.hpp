@@ -114,6 +114,17 @@ inline void add(Arch, const T* SSE_RESTRICT x, T* SSE_RESTRICT y, std::size_t n)
   for (std::size_t i = body; i < n; ++i) y[i] += x[i];
 }
 
+/// out = x + y, elementwise.
+template <class Arch, class T>
+inline void plus(Arch, const T* x, const T* y, T* SSE_RESTRICT out, std::size_t n) noexcept {
+  using B = Batch<T, Arch>;
+  const std::size_t body = body_size<T, Arch>(n);
+  for (std::size_t i = 0; i < body; i += B::size) {
+    (B::load_unaligned(x + i) + B::load_unaligned(y + i)).store_unaligned(out + i);
+  }
+  for (std::size_t i = body; i < n; ++i) out[i] = x[i] + y[i];
+}
+
 /// y = x * z, elementwise.
 template <class Arch, class T>
 inline void mul(Arch, const T* x, const T* z, T* SSE_RESTRICT y, std::size_t n) noexcept {
