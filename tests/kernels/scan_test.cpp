@@ -4,6 +4,7 @@
 #include "sse/kernels/scan.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -41,6 +42,18 @@ class ScanTest : public ::testing::Test {
     c.poison();
     scan<typename C::Rule>(c.inputs(), c.outputs(), opt);
     return {rel_error(c.o, ref.o), rel_error(c.ht, ref.ht)};
+  }
+
+  /// Both forms (chunked and recurrent) of `c` under `opt` match `ref` within `tol`.
+  static void expect_both_forms_match(ScanCase<typename C::Rule, typename C::Type>& c,
+                                      ScanOptions opt, const reference::ScanResult& ref, double tol,
+                                      const std::string& label) {
+    for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
+      opt.mode = mode;
+      const auto [o_err, ht_err] = errors(c, opt, ref);
+      EXPECT_LT(o_err, tol) << label << " mode " << int(mode);
+      EXPECT_LT(ht_err, tol) << label << " mode " << int(mode);
+    }
   }
 };
 
@@ -153,11 +166,7 @@ TYPED_TEST(ScanTest, ExtremeDecaysOverLongSequences) {
     }
   }
   const auto ref = reference::scan<Rule>(c.inputs(), TestFixture::options(Mode::kRecurrent));
-  for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
-    const auto [o_err, ht_err] = TestFixture::errors(c, TestFixture::options(mode), ref);
-    EXPECT_LT(o_err, 1e-4) << "mode " << int(mode);
-    EXPECT_LT(ht_err, 1e-4) << "mode " << int(mode);
-  }
+  TestFixture::expect_both_forms_match(c, TestFixture::options(Mode::kAuto), ref, 1e-4, "");
 }
 
 // Slow decays everywhere except a burst of fast ones: sub-blocks of both kinds (factored and
@@ -191,12 +200,9 @@ TYPED_TEST(ScanTest, QkL2normAndScaleMatchReference) {
       opt.qk_l2norm = true;
       opt.scale = scale;
       const auto ref = reference::scan<Rule>(c.inputs(), opt);
-      for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
-        opt.mode = mode;
-        const auto [o_err, ht_err] = TestFixture::errors(c, opt, ref);
-        EXPECT_LT(o_err, tolerance<T>()) << "T=" << t << " scale=" << scale;
-        EXPECT_LT(ht_err, tolerance<T>()) << "T=" << t << " scale=" << scale;
-      }
+      TestFixture::expect_both_forms_match(
+          c, opt, ref, tolerance<T>(),
+          "T=" + std::to_string(t) + " scale=" + std::to_string(scale));
     }
   }
 }
@@ -218,12 +224,7 @@ TYPED_TEST(BetaScanTest, BetasUpToTwoMatchReference) {
   opt.allow_neg_eigval = true;
   opt.qk_l2norm = true;
   const auto ref = reference::scan<Rule>(c.inputs(), opt);
-  for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
-    opt.mode = mode;
-    const auto [o_err, ht_err] = TestFixture::errors(c, opt, ref);
-    EXPECT_LT(o_err, tolerance<T>()) << "mode " << int(mode);
-    EXPECT_LT(ht_err, tolerance<T>()) << "mode " << int(mode);
-  }
+  TestFixture::expect_both_forms_match(c, opt, ref, tolerance<T>(), "");
 }
 
 // Another chunk size is a template argument; it computes the same function.

@@ -79,61 +79,72 @@ void copy_block(const T* from, T* to, index_t K, index_t V) noexcept {
   std::copy(from, from + K * V, to);
 }
 
+/// Reports `status` if it is an error; else copies every (s, n, h) block from src(s, n, h) to
+/// dst(s, n, h). The one body of the four converters below.
+template <class SrcBlock, class DstBlock>
+void copy_state_blocks(const Status& status, const Extents<5>& canonical_shape, SrcBlock src,
+                       DstBlock dst) {
+  throw_if_error(status);
+  const index_t K = canonical_shape[3], V = canonical_shape[4];
+  for_each_state_block(
+      canonical_shape[0], canonical_shape[1], canonical_shape[2],
+      [&](index_t s, index_t n, index_t h) { copy_block(src(s, n, h), dst(s, n, h), K, V); });
+}
+
 }  // namespace detail
 
-/// canonical [S,1+N,H,K,V] -> masked [S,(1+N)*H,K,V]. Throws sse::invalid_argument on
-/// mismatched shapes, with nothing written.
+/// canonical [S,1+N,H,K,V] -> masked [S,(1+N)*H,K,V]. Each converter throws
+/// sse::invalid_argument on mismatched shapes, with nothing written.
 template <class Src, class T>
 void canonical_to_masked(TensorView<Src, 5> canonical, TensorView<T, 4> masked) {
   static_assert(std::is_same_v<std::remove_const_t<Src>, T>, "sse: one element type");
-  const auto [S, N1, H, K, V] = canonical.extents();
-  throw_if_error(detail::check_state_copy("canonical", canonical, "[S,1+N,H,K,V]",
-                                          canonical.extents(), "masked", masked, "[S,(1+N)*H,K,V]",
-                                          {S, N1 * H, K, V}));
-  detail::for_each_state_block(S, N1, H, [&](index_t s, index_t n, index_t h) {
-    detail::copy_block(canonical.at(s, n, h), detail::masked_block(masked, H, s, n, h), K, V);
-  });
+  const Extents<5> c = canonical.extents();  // [S, 1+N, H, K, V]
+  const index_t H = c[2];
+  detail::copy_state_blocks(
+      detail::check_state_copy("canonical", canonical, "[S,1+N,H,K,V]", c, "masked", masked,
+                               "[S,(1+N)*H,K,V]", {c[0], c[1] * H, c[3], c[4]}),
+      c, [&](index_t s, index_t n, index_t h) { return canonical.at(s, n, h); },
+      [&](index_t s, index_t n, index_t h) { return detail::masked_block(masked, H, s, n, h); });
 }
 
 /// masked [S,(1+N)*H,K,V] -> canonical [S,1+N,H,K,V] (the canonical view gives N and H).
 template <class Src, class T>
 void masked_to_canonical(TensorView<Src, 4> masked, TensorView<T, 5> canonical) {
   static_assert(std::is_same_v<std::remove_const_t<Src>, T>, "sse: one element type");
-  const auto [S, N1, H, K, V] = canonical.extents();
-  throw_if_error(detail::check_state_copy("masked", masked, "[S,(1+N)*H,K,V]", {S, N1 * H, K, V},
-                                          "canonical", canonical, "[S,1+N,H,K,V]",
-                                          canonical.extents()));
-  detail::for_each_state_block(S, N1, H, [&](index_t s, index_t n, index_t h) {
-    detail::copy_block(detail::masked_block(masked, H, s, n, h), canonical.at(s, n, h), K, V);
-  });
+  const Extents<5> c = canonical.extents();
+  const index_t H = c[2];
+  detail::copy_state_blocks(
+      detail::check_state_copy("masked", masked, "[S,(1+N)*H,K,V]", {c[0], c[1] * H, c[3], c[4]},
+                               "canonical", canonical, "[S,1+N,H,K,V]", c),
+      c, [&](index_t s, index_t n, index_t h) { return detail::masked_block(masked, H, s, n, h); },
+      [&](index_t s, index_t n, index_t h) { return canonical.at(s, n, h); });
 }
 
 /// canonical [S,1+N,H,K,V] -> varlen [S+S*N,H,K,V].
 template <class Src, class T>
 void canonical_to_varlen(TensorView<Src, 5> canonical, TensorView<T, 4> varlen) {
   static_assert(std::is_same_v<std::remove_const_t<Src>, T>, "sse: one element type");
-  const auto [S, N1, H, K, V] = canonical.extents();
-  throw_if_error(detail::check_state_copy("canonical", canonical, "[S,1+N,H,K,V]",
-                                          canonical.extents(), "varlen", varlen, "[S+S*N,H,K,V]",
-                                          {S * N1, H, K, V}));
-  detail::for_each_state_block(S, N1, H, [&](index_t s, index_t n, index_t h) {
-    detail::copy_block(canonical.at(s, n, h), detail::varlen_block(varlen, S, N1 - 1, s, n, h), K,
-                       V);
-  });
+  const Extents<5> c = canonical.extents();
+  const index_t S = c[0], N = c[1] - 1;
+  detail::copy_state_blocks(
+      detail::check_state_copy("canonical", canonical, "[S,1+N,H,K,V]", c, "varlen", varlen,
+                               "[S+S*N,H,K,V]", {S + S * N, c[2], c[3], c[4]}),
+      c, [&](index_t s, index_t n, index_t h) { return canonical.at(s, n, h); },
+      [&](index_t s, index_t n, index_t h) { return detail::varlen_block(varlen, S, N, s, n, h); });
 }
 
 /// varlen [S+S*N,H,K,V] -> canonical [S,1+N,H,K,V] (the canonical view gives S and N).
 template <class Src, class T>
 void varlen_to_canonical(TensorView<Src, 4> varlen, TensorView<T, 5> canonical) {
   static_assert(std::is_same_v<std::remove_const_t<Src>, T>, "sse: one element type");
-  const auto [S, N1, H, K, V] = canonical.extents();
-  throw_if_error(detail::check_state_copy("varlen", varlen, "[S+S*N,H,K,V]", {S * N1, H, K, V},
-                                          "canonical", canonical, "[S,1+N,H,K,V]",
-                                          canonical.extents()));
-  detail::for_each_state_block(S, N1, H, [&](index_t s, index_t n, index_t h) {
-    detail::copy_block(detail::varlen_block(varlen, S, N1 - 1, s, n, h), canonical.at(s, n, h), K,
-                       V);
-  });
+  const Extents<5> c = canonical.extents();
+  const index_t S = c[0], N = c[1] - 1;
+  detail::copy_state_blocks(
+      detail::check_state_copy("varlen", varlen, "[S+S*N,H,K,V]", {S + S * N, c[2], c[3], c[4]},
+                               "canonical", canonical, "[S,1+N,H,K,V]", c),
+      c,
+      [&](index_t s, index_t n, index_t h) { return detail::varlen_block(varlen, S, N, s, n, h); },
+      [&](index_t s, index_t n, index_t h) { return canonical.at(s, n, h); });
 }
 
 }  // namespace sse
