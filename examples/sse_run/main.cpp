@@ -6,6 +6,7 @@
 #include <exception>
 #include <string>
 
+#include "attention_command.hpp"
 #include "cli.hpp"
 #include "scan_command.hpp"
 
@@ -14,6 +15,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: sse-run <command> [options]\n"
     "commands:\n"
+    "  attention --base {gla|gdn} --in DIR --out DIR [--writers KW] [--readers KR]\n"
+    "       [--no-emulq] [--no-emulk] [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
+    "       [--allow-neg-eigval] [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]\n"
+    "       [--threads N] [--repeat R]\n"
+    "       the SSE operator: q1, q2, k1, k2, v, eta, g1, g2[, beta1, beta2][, h0][, cu_seqlens]\n"
+    "       -> o, ht\n"
     "  scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
     "       [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]\n"
     "       one GLA or Gated DeltaNet recurrence: q, k, v, g[, beta][, h0][, cu_seqlens] -> o, "
@@ -25,13 +32,15 @@ int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   try {
     if (command == "scan") return sse_run::scan_command(argc, argv);
+    if (command == "attention") return sse_run::attention_command(argc, argv);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (command == "attention" || command == "layer" || command == "generate") {
+    if (command == "layer" || command == "generate") {
       throw sse_run::UsageError("'" + command +
-                                "' is not available in this version of sse-run (only 'scan')");
+                                "' is not available in this version of sse-run (only 'scan' "
+                                "and 'attention')");
     }
     throw sse_run::UsageError(command.empty()
                                   ? "missing command (try sse-run --help)"

@@ -16,30 +16,15 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "common_options.hpp"
 #include "npy_files.hpp"
 #include "timing.hpp"
 #include <sse/sse.hpp>
 
 namespace sse_run {
 
-/// Rewrites a library message "q: ..." as "DIR/q.npy: ...", naming the file the user gave.
-inline std::string with_file_name(const std::string& message, const std::string& dir) {
-  const std::size_t colon = message.find(':');
-  if (colon == std::string::npos) return message;
-  const std::string tensor = message.substr(0, colon);
-  for (const char* name : {"q", "k", "v", "g", "beta", "h0", "cu_seqlens"}) {
-    if (tensor == name) return npy_path(dir, tensor) + message.substr(colon);
-  }
-  return message;
-}
-
-template <std::size_t Rank>
-sse::TensorView<const float, Rank> view_of(const FloatArray& a) {
-  if (!a.present()) return {};
-  sse::Extents<Rank> extents{};
-  for (std::size_t i = 0; i < Rank; ++i) extents[i] = a.shape[i];
-  return {a.data.data(), extents};
-}
+/// The input files of `scan`, named in error messages.
+inline const std::vector<std::string> kScanFiles = {"q", "k", "v", "g", "beta", "h0", "cu_seqlens"};
 
 template <class Rule>
 int run_scan(const Args& args) {
@@ -51,16 +36,9 @@ int run_scan(const Args& args) {
   sse::ScanOptions options;
   double scale = 0;
   if (args.real("--scale", scale)) options.scale = scale;
-  if (args.has("--qk-l2norm") && args.has("--no-qk-l2norm")) {
-    throw UsageError("--qk-l2norm and --no-qk-l2norm exclude each other");
-  }
-  if (args.has("--qk-l2norm")) options.qk_l2norm = true;
-  if (args.has("--no-qk-l2norm")) options.qk_l2norm = false;
+  options.qk_l2norm = qk_l2norm_option(args);
   options.allow_neg_eigval = args.has("--allow-neg-eigval");
-  const std::string mode = args.choice("--mode", {"auto", "chunk", "recurrent"}, "auto");
-  options.mode = mode == "chunk"       ? sse::Mode::kChunk
-                 : mode == "recurrent" ? sse::Mode::kRecurrent
-                                       : sse::Mode::kAuto;
+  options.mode = mode_option(args);
 
   const FloatArray q = load_float(in_dir, "q", 4, "[B,T,H,K]");
   const FloatArray k = load_float(in_dir, "k", 4, "[B,T,H,K]");
@@ -92,7 +70,7 @@ int run_scan(const Args& args) {
   out.ht = {ht.data(), {d.S, d.H, d.K, d.V}};
 
   if (const sse::Status status = sse::validate_scan(in, out, options); !status) {
-    throw UsageError(with_file_name(status.message(), in_dir));
+    throw UsageError(with_file_name(status.message(), in_dir, kScanFiles));
   }
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
   std::vector<std::byte> workspace(sse::scan_workspace_size<Rule>(in, out, pool));

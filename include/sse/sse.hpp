@@ -3,8 +3,14 @@
 /// \file
 /// The umbrella header: everything public in sse.
 
+#include "sse/attention/branches.hpp"
 #include "sse/attention/inputs.hpp"
 #include "sse/attention/options.hpp"
+#include "sse/attention/outputs.hpp"
+#include "sse/attention/sse_attention.hpp"
+#include "sse/attention/sse_masked.hpp"
+#include "sse/attention/sse_sparse.hpp"
+#include "sse/attention/validate.hpp"
 #include "sse/config.hpp"
 #include "sse/core/checks.hpp"
 #include "sse/core/parallel.hpp"

@@ -1,6 +1,7 @@
-// With a caller-supplied workspace, sse::scan allocates nothing: no scratch of its own, no
-// std::function, no strings on the success path. Counted by replacing the global allocation
-// functions of this test executable; only allocations made while counting is on are counted.
+// With a caller-supplied workspace, sse::scan and sse::sse_attention allocate nothing: no scratch
+// of its own, no std::function, no strings on the success path. Counted by replacing the global
+// allocation functions of this test executable; only allocations made while counting is on are
+// counted.
 
 #include <atomic>
 #include <cstdlib>
@@ -9,11 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include "sse/attention/sse_attention.hpp"
 #include "sse/kernels/scan.hpp"
 #include "sse/rules/gdn.hpp"
 #include "sse/rules/gla.hpp"
 
 #include "support/scan_case.hpp"
+#include "support/sse_case.hpp"
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -69,6 +72,48 @@ TEST(ScanAllocation, NoneWithACallerWorkspace) {
 TEST(ScanAllocation, OneBufferWithoutAWorkspace) {
   SerialExecutor serial;
   EXPECT_EQ(allocations_during_scan<GlaRule>(64, 64, Mode::kChunk, serial, false), 1);
+}
+
+template <class Rule>
+long allocations_during_sse(index_t T, index_t K, Path path, Mode mode, Executor& executor) {
+  SseCase<Rule, float> c(SseShape{2, T, 2, K, K, 4, {}}, 9, 2, 2, GateRange{-0.1, 0.0});
+  AttentionOptions options = c.options();
+  options.path = path;
+  options.mode = mode;
+  auto in = c.inputs();
+  auto out = c.outputs(/*with_routing=*/T > 1);
+  // Decode addresses a state pool: sequences 0 and 1 in slots 2 and 0 of 3, updated in place.
+  const std::vector<std::int64_t> slots = {2, 0};
+  std::vector<float> pool(c.h0.size() / 2 * 3, 0.5f);
+  if (T == 1) {
+    in.state_slots = {slots.data(), {2}};
+    in.h0 = {pool.data(), {3, 5, 2, K, K}};
+    out.ht = {pool.data(), {3, 5, 2, K, K}};
+  }
+  std::vector<std::byte> memory(sse_attention_workspace_size<Rule>(in, out, options, executor));
+  g_allocations = 0;
+  g_counting = true;
+  sse_attention<Rule>(in, out, options, executor, Workspace(memory.data(), memory.size()));
+  g_counting = false;
+  return g_allocations.load();
+}
+
+// The operator, prefill (T = 100) and decode (T = 1, a state pool in place), both paths.
+TEST(SseAllocation, NoneWithACallerWorkspace) {
+  SerialExecutor serial;
+  ThreadPool pool(2);
+  for (Executor* executor : {static_cast<Executor*>(&serial), static_cast<Executor*>(&pool)}) {
+    for (index_t T : {index_t(1), index_t(100)}) {
+      for (Path path : {Path::kMasked, Path::kSparse}) {
+        for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
+          EXPECT_EQ(allocations_during_sse<GlaRule>(T, 64, path, mode, *executor), 0)
+              << "GLA T=" << T << " path " << int(path) << " mode " << int(mode);
+          EXPECT_EQ(allocations_during_sse<GdnRule>(T, 33, path, mode, *executor), 0)
+              << "GDN T=" << T << " path " << int(path) << " mode " << int(mode);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

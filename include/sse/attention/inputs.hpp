@@ -8,6 +8,8 @@
 ///   g1, g2  [B,T,H,K] (GLA) or [B,T,H] (GDN)      beta1, beta2 [B,T,H] (GDN)
 ///   h0      [S,1+N,H,K,V] optional initial states (index 0 shared, 1..N partitions)
 ///   cu_seqlens [S+1] optional packed sequences (B = 1)
+///   state_slots [S] optional: h0 and ht are then pools [P,1+N,H,K,V] and sequence s uses
+///           slot state_slots[s] (distinct slots in [0, P)), as a serving engine keeps states
 
 #include <cstdint>
 
@@ -24,8 +26,9 @@ struct SseInputs {
   TensorView<const T, gate_rank_v<Rule>> g1, g2;  // [B,T,H,K] or [B,T,H]
   TensorView<const T, 3> beta1, beta2;            // [B,T,H], rules with beta only
   TensorView<const float, 3> eta;                 // [B,T,N] router logits (float32)
-  TensorView<const T, 5> h0;                      // [S,1+N,H,K,V], optional
+  TensorView<const T, 5> h0;                      // [S or P,1+N,H,K,V], optional
   TensorView<const std::int64_t, 1> cu_seqlens;   // [S+1], optional
+  TensorView<const std::int64_t, 1> state_slots;  // [S], optional: h0/ht are state pools
 };
 
 }  // namespace sse

@@ -69,11 +69,14 @@ Status check_unique(const char* name, const TensorView<T, Rank>& view) {
   return {};
 }
 
-/// States [S, H, K, V]: each K x V matrix is contiguous (kernels work on it in place); the
-/// outer dimensions may be strided (a slice of a state pool).
-template <class T>
-Status check_state_layout(const char* name, const TensorView<T, 4>& view) {
-  if (view.stride(3) != 1 || (view.extent(2) > 1 && view.stride(2) != view.extent(3))) {
+/// States [..., K, V] ([S,H,K,V] or [S,1+N,H,K,V]): each K x V matrix is contiguous (kernels
+/// work on it in place); the outer dimensions may be strided (a slice of a state pool).
+template <class T, std::size_t Rank>
+Status check_state_layout(const char* name, const TensorView<T, Rank>& view) {
+  static_assert(Rank >= 2, "a state tensor ends in [K,V]");
+  constexpr std::size_t k_dim = Rank - 2, v_dim = Rank - 1;
+  if (view.stride(v_dim) != 1 ||
+      (view.extent(k_dim) > 1 && view.stride(k_dim) != view.extent(v_dim))) {
     return Status::error(std::string(name) + ": each [K,V] matrix must be contiguous, got " +
                          "strides " + format_shape(view.strides()) + " for shape " +
                          format_shape(view.extents()));

@@ -74,13 +74,16 @@ std::size_t measure_scratch(const Args&... args) noexcept {
 
 namespace detail {
 
-/// The scratch of one call: `workers` slices of `slice_bytes` each, aligned, inside either the
-/// caller's workspace or one buffer allocated here (once per call, never in a hot loop).
+/// The scratch of one call: a region shared by all tasks (`shared_bytes`, may be 0) followed by
+/// `workers` slices of `slice_bytes` each, aligned, inside either the caller's workspace or one
+/// buffer allocated here (once per call, never in a hot loop).
 class WorkerScratch {
  public:
-  WorkerScratch(const Workspace& workspace, std::size_t workers, std::size_t slice_bytes)
-      : slice_bytes_(ScratchArena::round_up(slice_bytes)) {
-    const std::size_t needed = required_bytes(workers, slice_bytes);
+  WorkerScratch(const Workspace& workspace, std::size_t workers, std::size_t slice_bytes,
+                std::size_t shared_bytes = 0)
+      : slice_bytes_(ScratchArena::round_up(slice_bytes)),
+        shared_bytes_(ScratchArena::round_up(shared_bytes)) {
+    const std::size_t needed = required_bytes(workers, slice_bytes, shared_bytes);
     if (workspace.data() != nullptr && workspace.size() >= needed) {
       base_ = align(workspace.data());
     } else {
@@ -88,14 +91,16 @@ class WorkerScratch {
       base_ = align(owned_.get());
     }
   }
-
-  /// Bytes a caller-supplied workspace needs for `workers` slices (alignment slack included).
-  static constexpr std::size_t required_bytes(std::size_t workers, std::size_t slice_bytes) {
-    return workers * ScratchArena::round_up(slice_bytes) + kScratchAlignment;
+  /// Bytes a caller-supplied workspace needs (alignment slack included).
+  static constexpr std::size_t required_bytes(std::size_t workers, std::size_t slice_bytes,
+                                              std::size_t shared_bytes = 0) {
+    return ScratchArena::round_up(shared_bytes) + workers * ScratchArena::round_up(slice_bytes) +
+           kScratchAlignment;
   }
-
+  /// The shared region, carved by the caller before tasks start.
+  ScratchArena shared() const noexcept { return ScratchArena(base_, shared_bytes_); }
   ScratchArena arena(std::size_t worker) const noexcept {
-    return ScratchArena(base_ + worker * slice_bytes_, slice_bytes_);
+    return ScratchArena(base_ + shared_bytes_ + worker * slice_bytes_, slice_bytes_);
   }
 
  private:
@@ -106,6 +111,7 @@ class WorkerScratch {
   }
 
   std::size_t slice_bytes_;
+  std::size_t shared_bytes_;
   std::unique_ptr<std::byte[]> owned_;
   std::byte* base_ = nullptr;
 };

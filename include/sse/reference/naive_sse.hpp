@@ -30,7 +30,8 @@
 
 namespace sse::reference {
 
-/// o [B,T,H,V], ht [S,1+N,H,K,V] and the routing used: p [B,T,N], writer and reader ids
+/// o [B,T,H,V], ht [S,1+N,H,K,V] (sequence order, also when h0 is a pool read through
+/// state_slots) and the routing used: p [B,T,N], writer and reader ids
 /// [B,T,KW] and [B,T,KR]; C order.
 struct SseResult {
   std::vector<double> o;
@@ -80,12 +81,13 @@ SseResult sse_attention(const SseInputs<Rule, T>& in, const AttentionOptions& op
   std::vector<double> q(K), k(K), v(V), g(gate_width), o(V);
   for (index_t s = 0; s < S; ++s) {
     const SequenceSpan span = sequences[s];
+    const index_t slot = in.state_slots.present() ? in.state_slots(s) : s;  // h0 row
     for (index_t h = 0; h < H; ++h) {
       for (index_t n = 0; n <= N; ++n) {  // state n: 0 shared, 1..N partitions
         State state{K, V, std::vector<double>(state_size, 0.0)};
         if (in.h0.present()) {
           for (index_t i = 0; i < K; ++i) {
-            for (index_t j = 0; j < V; ++j) state(i, j) = in.h0(s, n, h, i, j);
+            for (index_t j = 0; j < V; ++j) state(i, j) = in.h0(slot, n, h, i, j);
           }
         }
         for (index_t t = span.begin; t < span.end; ++t) {

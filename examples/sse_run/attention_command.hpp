@@ -1,0 +1,138 @@
+#pragma once
+
+// `sse-run attention`: the SSE operator on .npy files (DESIGN.md sections 3 and 6).
+//
+//   sse-run attention --base {gla|gdn} --in DIR --out DIR
+//                     [--writers KW] [--readers KR] [--no-emulq] [--no-emulk] [--scale S]
+//                     [--qk-l2norm | --no-qk-l2norm] [--allow-neg-eigval]
+//                     [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]
+//                     [--threads N] [--repeat R]
+//
+// Inputs in DIR: q1, q2, k1, k2 [B,T,H,K]; v [B,T,H,V]; eta [B,T,N]; GLA g1, g2 [B,T,H,K];
+// GDN g1, g2, beta1, beta2 [B,T,H]; optional h0 [B or S,1+N,H,K,V]; optional cu_seqlens
+// (int32 or int64, [S+1], B = 1). Outputs: o [B,T,H,V], ht [B or S,1+N,H,K,V].
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "common_options.hpp"
+#include "npy_files.hpp"
+#include "timing.hpp"
+#include <sse/sse.hpp>
+
+namespace sse_run {
+
+/// The input files of `attention`, named in error messages.
+inline const std::vector<std::string> kAttentionFiles = {
+    "q1", "q2", "k1", "k2", "v", "eta", "g1", "g2", "beta1", "beta2", "h0", "cu_seqlens"};
+
+/// A library message about an option ("writers: ...") names the command-line flag; one about a
+/// tensor names its file.
+inline std::string attention_message(const std::string& message, const std::string& dir) {
+  for (const char* option : {"writers", "readers"}) {
+    const std::string prefix = std::string(option) + ":";
+    if (message.compare(0, prefix.size(), prefix) == 0) {
+      return "--" + message + " (N is the last dimension of " + npy_path(dir, "eta") + ")";
+    }
+  }
+  for (const char* option : {"path", "scale"}) {
+    const std::string prefix = std::string(option) + ":";
+    if (message.compare(0, prefix.size(), prefix) == 0) return "--" + message;
+  }
+  return with_file_name(message, dir, kAttentionFiles);
+}
+
+template <class Rule>
+int run_attention(const Args& args) {
+  const std::string in_dir = args.required("--in");
+  const std::string out_dir = args.required("--out");
+  const long threads = args.integer("--threads", 0, 1, 4096);
+  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+
+  sse::AttentionOptions options;
+  options.writers = args.integer("--writers", 1, 1, 1 << 20);
+  options.readers = args.integer("--readers", 1, 1, 1 << 20);
+  options.emulq = !args.has("--no-emulq");
+  options.emulk = !args.has("--no-emulk");
+  double scale = 0;
+  if (args.real("--scale", scale)) options.scale = scale;
+  options.qk_l2norm = qk_l2norm_option(args);
+  options.allow_neg_eigval = args.has("--allow-neg-eigval");
+  const std::string path = args.choice("--path", {"auto", "masked", "sparse"}, "auto");
+  options.path = path == "masked"   ? sse::Path::kMasked
+                 : path == "sparse" ? sse::Path::kSparse
+                                    : sse::Path::kAuto;
+  options.mode = mode_option(args);
+
+  const FloatArray q1 = load_float(in_dir, "q1", 4, "[B,T,H,K]");
+  const FloatArray q2 = load_float(in_dir, "q2", 4, "[B,T,H,K]");
+  const FloatArray k1 = load_float(in_dir, "k1", 4, "[B,T,H,K]");
+  const FloatArray k2 = load_float(in_dir, "k2", 4, "[B,T,H,K]");
+  const FloatArray v = load_float(in_dir, "v", 4, "[B,T,H,V]");
+  const FloatArray eta = load_float(in_dir, "eta", 3, "[B,T,N]");
+  const std::size_t gate_rank = sse::gate_rank_v<Rule>;
+  const char* gate_shape = Rule::kPerKeyDecay ? "[B,T,H,K]" : "[B,T,H]";
+  const FloatArray g1 = load_float(in_dir, "g1", gate_rank, gate_shape);
+  const FloatArray g2 = load_float(in_dir, "g2", gate_rank, gate_shape);
+  const FloatArray beta1 =
+      Rule::kHasBeta ? load_float(in_dir, "beta1", 3, "[B,T,H]") : FloatArray{};
+  const FloatArray beta2 =
+      Rule::kHasBeta ? load_float(in_dir, "beta2", 3, "[B,T,H]") : FloatArray{};
+  const FloatArray h0 = load_float(in_dir, "h0", 5, "[B or S,1+N,H,K,V]", /*optional=*/true);
+  const std::vector<std::int64_t> cu_seqlens = load_cu_seqlens(in_dir);
+
+  sse::SseInputs<Rule> in;
+  in.q1 = view_of<4>(q1);
+  in.q2 = view_of<4>(q2);
+  in.k1 = view_of<4>(k1);
+  in.k2 = view_of<4>(k2);
+  in.v = view_of<4>(v);
+  in.eta = view_of<3>(eta);
+  in.g1 = view_of<sse::gate_rank_v<Rule>>(g1);
+  in.g2 = view_of<sse::gate_rank_v<Rule>>(g2);
+  in.beta1 = view_of<3>(beta1);
+  in.beta2 = view_of<3>(beta2);
+  in.h0 = view_of<5>(h0);
+  if (!cu_seqlens.empty()) {
+    in.cu_seqlens = {cu_seqlens.data(), {static_cast<sse::index_t>(cu_seqlens.size())}};
+  }
+
+  const sse::SseDims d = sse::sse_dims(in);
+  const sse::index_t states = std::max<sse::index_t>(d.S, 0);
+  std::vector<float> o(static_cast<std::size_t>(d.B * d.T * d.H * d.V));
+  std::vector<float> ht(static_cast<std::size_t>(states * (1 + d.N) * d.H * d.K * d.V));
+  sse::SseOutputs<float> out;
+  out.o = {o.data(), {d.B, d.T, d.H, d.V}};
+  out.ht = {ht.data(), {states, 1 + d.N, d.H, d.K, d.V}};
+
+  if (const sse::Status status = sse::validate_sse_attention(in, out, options); !status) {
+    throw UsageError(attention_message(status.message(), in_dir));
+  }
+  sse::ThreadPool pool(static_cast<std::size_t>(threads));
+  std::vector<std::byte> workspace(sse::sse_attention_workspace_size<Rule>(in, out, options, pool));
+  // ht is a separate buffer from h0, so every repetition starts from the same state.
+  run_timed(repeat, [&] {
+    sse::sse_attention<Rule>(in, out, options, pool,
+                             sse::Workspace(workspace.data(), workspace.size()));
+  });
+
+  OutputSet outputs(out_dir);
+  outputs.add("o", o, {d.B, d.T, d.H, d.V});
+  outputs.add("ht", ht, {states, 1 + d.N, d.H, d.K, d.V});
+  outputs.commit();
+  return 0;
+}
+
+inline int attention_command(int argc, char** argv) {
+  const Args args(
+      argc, argv, 2,
+      {"--base", "--in", "--out", "--writers", "--readers", "--scale", "--path", "--mode",
+       "--threads", "--repeat"},
+      {"--no-emulq", "--no-emulk", "--qk-l2norm", "--no-qk-l2norm", "--allow-neg-eigval"});
+  const std::string base = args.choice("--base", {"gla", "gdn"}, "");
+  return base == "gla" ? run_attention<sse::GlaRule>(args) : run_attention<sse::GdnRule>(args);
+}
+
+}  // namespace sse_run
