@@ -6,11 +6,13 @@
 //                     [--writers KW] [--readers KR] [--no-emulq] [--no-emulk] [--scale S]
 //                     [--qk-l2norm | --no-qk-l2norm] [--allow-neg-eigval]
 //                     [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]
-//                     [--threads N] [--repeat R]
+//                     [--threads N] [--repeat R] [--key-rows R]
 //
 // Inputs in DIR: q1, q2, k1, k2 [B,T,H,K]; v [B,T,H,V]; eta [B,T,N]; GLA g1, g2 [B,T,H,K];
 // GDN g1, g2, beta1, beta2 [B,T,H]; optional h0 [B or S,1+N,H,K,V]; optional cu_seqlens
 // (int32 or int64, [S+1], B = 1). Outputs: o [B,T,H,V], ht [B or S,1+N,H,K,V].
+// --key-rows R (GLA, beyond DESIGN.md section 6): the row-level sparse update of section 2b,
+// k1 and k2 being key logits.
 
 #include <cstdint>
 #include <string>
@@ -28,19 +30,13 @@ namespace sse_run {
 inline const std::vector<std::string> kAttentionFiles = {
     "q1", "q2", "k1", "k2", "v", "eta", "g1", "g2", "beta1", "beta2", "h0", "cu_seqlens"};
 
-/// A library message about an option ("writers: ...") names the command-line flag; one about a
-/// tensor names its file.
-inline std::string attention_message(const std::string& message, const std::string& dir) {
-  for (const char* option : {"writers", "readers"}) {
-    const std::string prefix = std::string(option) + ":";
-    if (message.compare(0, prefix.size(), prefix) == 0) {
-      return "--" + message + " (N is the last dimension of " + npy_path(dir, "eta") + ")";
-    }
+/// A library message about an option names the command-line flag; one about a tensor names
+/// its file.
+inline std::string attention_message(std::string message, const std::string& dir) {
+  if (names_option(message, {"writers", "readers"})) {
+    return message + " (N is the last dimension of " + npy_path(dir, "eta") + ")";
   }
-  for (const char* option : {"path", "scale"}) {
-    const std::string prefix = std::string(option) + ":";
-    if (message.compare(0, prefix.size(), prefix) == 0) return "--" + message;
-  }
+  if (names_option(message, {"path", "scale", "key_rows"})) return message;
   return with_file_name(message, dir, kAttentionFiles);
 }
 
@@ -65,6 +61,7 @@ int run_attention(const Args& args) {
                  : path == "sparse" ? sse::Path::kSparse
                                     : sse::Path::kAuto;
   options.mode = mode_option(args);
+  options.key_rows = args.integer("--key-rows", 0, 0, 1 << 20);
 
   const FloatArray q1 = load_float(in_dir, "q1", 4, "[B,T,H,K]");
   const FloatArray q2 = load_float(in_dir, "q2", 4, "[B,T,H,K]");
@@ -129,7 +126,7 @@ inline int attention_command(int argc, char** argv) {
   const Args args(
       argc, argv, 2,
       {"--base", "--in", "--out", "--writers", "--readers", "--scale", "--path", "--mode",
-       "--threads", "--repeat"},
+       "--threads", "--repeat", "--key-rows"},
       {"--no-emulq", "--no-emulk", "--qk-l2norm", "--no-qk-l2norm", "--allow-neg-eigval"});
   const std::string base = args.choice("--base", {"gla", "gdn"}, "");
   return base == "gla" ? run_attention<sse::GlaRule>(args) : run_attention<sse::GdnRule>(args);

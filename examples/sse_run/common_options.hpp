@@ -2,8 +2,10 @@
 
 // Options that several sse-run subcommands share: --mode, --qk-l2norm / --no-qk-l2norm.
 
+#include <algorithm>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include <sse/kernels/scan_options.hpp>
@@ -26,6 +28,20 @@ inline std::optional<bool> qk_l2norm_option(const Args& args) {
   if (args.has("--qk-l2norm")) return true;
   if (args.has("--no-qk-l2norm")) return false;
   return std::nullopt;
+}
+
+/// A library message about an option ("key_rows: ...") rewritten to name the command-line flag
+/// ("--key-rows: ..."); whether it was one of `options`.
+inline bool names_option(std::string& message, const std::vector<std::string>& options) {
+  for (const std::string& option : options) {
+    if (message.compare(0, option.size() + 1, option + ":") == 0) {
+      std::string flag = option;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      message = "--" + flag + message.substr(option.size());
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace sse_run

@@ -18,11 +18,14 @@ constexpr const char* kUsage =
     "  attention --base {gla|gdn} --in DIR --out DIR [--writers KW] [--readers KR]\n"
     "       [--no-emulq] [--no-emulk] [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
     "       [--allow-neg-eigval] [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]\n"
-    "       [--threads N] [--repeat R]\n"
+    "       [--threads N] [--repeat R] [--key-rows R]\n"
     "       the SSE operator: q1, q2, k1, k2, v, eta, g1, g2[, beta1, beta2][, h0][, cu_seqlens]\n"
     "       -> o, ht\n"
+    "  --key-rows R (GLA): the row-level sparse update; keys are logits, each token writes\n"
+    "       its top-R state rows\n"
     "  scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
     "       [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]\n"
+    "       [--key-rows R]\n"
     "       one GLA or Gated DeltaNet recurrence: q, k, v, g[, beta][, h0][, cu_seqlens] -> o, "
     "ht\n";
 

@@ -5,6 +5,7 @@
 //
 //   sse-run scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]
 //                [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]
+//                [--key-rows R]   (GLA: the row-level sparse update of DESIGN.md section 2b)
 //
 // Inputs in DIR: q, k [B,T,H,K]; v [B,T,H,V]; GLA g [B,T,H,K]; GDN g, beta [B,T,H]; optional
 // h0 [B or S,H,K,V]; optional cu_seqlens (int32 or int64, [S+1], B = 1).
@@ -39,6 +40,7 @@ int run_scan(const Args& args) {
   options.qk_l2norm = qk_l2norm_option(args);
   options.allow_neg_eigval = args.has("--allow-neg-eigval");
   options.mode = mode_option(args);
+  options.key_rows = args.integer("--key-rows", 0, 0, 1 << 20);
 
   const FloatArray q = load_float(in_dir, "q", 4, "[B,T,H,K]");
   const FloatArray k = load_float(in_dir, "k", 4, "[B,T,H,K]");
@@ -70,7 +72,9 @@ int run_scan(const Args& args) {
   out.ht = {ht.data(), {d.S, d.H, d.K, d.V}};
 
   if (const sse::Status status = sse::validate_scan(in, out, options); !status) {
-    throw UsageError(with_file_name(status.message(), in_dir, kScanFiles));
+    std::string message = status.message();
+    if (names_option(message, {"scale", "key_rows"})) throw UsageError(message);
+    throw UsageError(with_file_name(message, in_dir, kScanFiles));
   }
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
   std::vector<std::byte> workspace(sse::scan_workspace_size<Rule>(in, out, pool));
@@ -87,9 +91,10 @@ int run_scan(const Args& args) {
 }
 
 inline int scan_command(int argc, char** argv) {
-  const Args args(argc, argv, 2,
-                  {"--base", "--in", "--out", "--scale", "--mode", "--threads", "--repeat"},
-                  {"--qk-l2norm", "--no-qk-l2norm", "--allow-neg-eigval"});
+  const Args args(
+      argc, argv, 2,
+      {"--base", "--in", "--out", "--scale", "--mode", "--threads", "--repeat", "--key-rows"},
+      {"--qk-l2norm", "--no-qk-l2norm", "--allow-neg-eigval"});
   const std::string base = args.choice("--base", {"gla", "gdn"}, "");
   return base == "gla" ? run_scan<sse::GlaRule>(args) : run_scan<sse::GdnRule>(args);
 }

@@ -304,7 +304,11 @@ TEST_F(SseRunTest, AttentionMatchesFloat64Reference) {
   };
   SseCase<GlaRule, float> gla(SseShape{1, 150, 2, 20, 12, 4, {0, 0, 1, 100, 150}}, 5);
   write_case(gla);
-  for (const Run& run : runs) {
+  AttentionOptions key_rows;  // GLA only: the row-level sparse update
+  key_rows.key_rows = 3;
+  std::vector<Run> gla_runs = runs;
+  gla_runs.push_back({"--key-rows 3 --mode chunk", key_rows});
+  for (const Run& run : gla_runs) {
     const RunResult r =
         run_sse_run("attention --base gla --in " + in() + " --out " + out() + " " + run.flags);
     ASSERT_EQ(r.status, 0) << run.flags << ": " << r.err;
@@ -440,6 +444,16 @@ TEST_F(SseRunTest, AttentionBadInputsExitTwoWithOneLineAndNoOutput) {
       {"bad path", [](SseRunTest&) {}, gla + "--path fast ",
        "--path: expected one of {auto|masked|sparse}"},
       {"bad writers", [](SseRunTest&) {}, gla + "--writers two ", "--writers: expected an integer"},
+      {"key rows > K", [](SseRunTest&) {}, gla + "--key-rows 9 ",
+       "--key-rows: expected 0 (dense keys) or 1 <= r <= K = 8, got 9"},
+      {"key rows with gdn",
+       [](SseRunTest& t) {
+         t.write("g1", std::vector<float>(40, -0.1f), {1, 20, 2});
+         t.write("g2", std::vector<float>(40, -0.1f), {1, 20, 2});
+         t.write("beta1", std::vector<float>(40, 0.5f), {1, 20, 2});
+         t.write("beta2", std::vector<float>(40, 0.5f), {1, 20, 2});
+       },
+       gdn + "--key-rows 2 ", "--key-rows: the gdn rule has no row-level sparse update"},
   };
   for (const Bad& bad : cases) {
     fs::remove_all(in());

@@ -74,6 +74,7 @@ struct SseCall {
   bool qk_l2norm;
   bool emulq, emulk;
   Mode mode;
+  index_t key_rows;  // DESIGN.md section 2b; 0: dense keys
 
   TokenRoute route(index_t b, index_t t) const noexcept {
     return {routing.p.at(b, t), routing.writer_ids.at(b, t), routing.reader_ids.at(b, t),
@@ -111,6 +112,7 @@ struct PartitionBlock {
   T* v;                  // [C, V]
   T* g;                  // [C, K] or [C, 1] g2, zero when the mask freezes the decay
   T* beta;               // [C] beta2, zero when not read (rules with beta)
+  T* key_scale;          // [C] row-sparse keys: p_n (emulk) or 1 when written, else 0
   T* o;                  // [C, V] the branch's output rows
   index_t* batch_token;  // [C] (b, t) of each row, as b * T + t
   index_t* rank;         // [C] reader rank of the partition at that token, or -1
@@ -120,6 +122,7 @@ struct PartitionBlock {
         v(arena.take<T>(C * V)),
         g(arena.take<T>(C * gate_width)),
         beta(arena.take<T>(C)),
+        key_scale(arena.take<T>(C)),
         o(arena.take<T>(C * V)),
         batch_token(arena.take<index_t>(C)),
         rank(arena.take<index_t>(C)) {}
@@ -166,6 +169,7 @@ void run_shared_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, index
   seq.o = {call.out.o.at(b, t0, h), call.out.o.stride(1)};
   seq.scale = call.scale;
   seq.qk_l2norm = call.qk_l2norm;
+  seq.key_rows = call.key_rows;
   run_kernel<Rule, C>(arch, call.chunked(seq.length), seq, state, arena);
 }
 
@@ -210,6 +214,8 @@ void run_partition_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, in
     seq.o = {block.o, d.V};
     seq.scale = call.scale;
     seq.qk_l2norm = call.qk_l2norm;
+    seq.key_rows = call.key_rows;
+    if (call.key_rows > 0) seq.key_scale = {block.key_scale, 1};
     run_kernel<Rule, C>(arch, chunked, seq, state, arena);
     for (index_t i = 0; i < L; ++i) {
       if (block.rank[i] < 0) continue;
@@ -236,8 +242,12 @@ void run_partition_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, in
     } else {
       std::fill(q, q + K, T(0));
     }
-    if (written) {
-      simd::scale(arch, call.emulk ? p : T(1), in.k2.at(b, t, h), k, K);
+    const T key_scale = written ? (call.emulk ? p : T(1)) : T(0);
+    if (call.key_rows > 0) {  // logits; the kernel forms the sparse key, then scales it
+      std::copy(in.k2.at(b, t, h), in.k2.at(b, t, h) + K, k);
+      block.key_scale[L] = key_scale;
+    } else if (written) {
+      simd::scale(arch, key_scale, in.k2.at(b, t, h), k, K);
     } else {
       std::fill(k, k + K, T(0));
     }

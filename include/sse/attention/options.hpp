@@ -29,6 +29,10 @@ struct AttentionOptions {
   bool allow_neg_eigval = false;  // betas up to 2 (GDN)
   Path path = Path::kAuto;
   Mode mode = Mode::kAuto;
+  /// r > 0: the row-level sparse update of DESIGN.md section 2b (GLA) in both branches: k1 and
+  /// k2 hold key logits, a token keeps its top-r rows with k = softmax over them (then times
+  /// p_n in a partition), and the other rows are neither written nor decayed. 0: dense keys.
+  index_t key_rows = 0;
 };
 
 }  // namespace sse

@@ -115,7 +115,8 @@ void sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
       options.qk_l2norm.value_or(Rule::kDefaultQkL2norm),
       options.emulq,
       options.emulk,
-      options.mode};
+      options.mode,
+      options.key_rows};
   const bool sparse = takes_sparse_path(options);
   const auto heads = static_cast<std::size_t>(d.S * d.H);
 

@@ -19,6 +19,7 @@
 #include "sse/core/checks.hpp"
 #include "sse/core/sequences.hpp"
 #include "sse/error.hpp"
+#include "sse/kernels/row_sparse_key.hpp"
 #include "sse/router/router.hpp"
 
 namespace sse {
@@ -228,6 +229,8 @@ Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>&
   }
   if (Status s = detail::check_log_decays("g1", in.g1); !s) return s;
   if (Status s = detail::check_log_decays("g2", in.g2); !s) return s;
+  if (Status s = detail::check_key_rows<Rule>(options.key_rows, "k1", in.k1); !s) return s;
+  if (Status s = detail::check_key_rows<Rule>(options.key_rows, "k2", in.k2); !s) return s;
   if constexpr (Rule::kHasBeta) {
     const double beta_max = options.allow_neg_eigval ? 2.0 : 1.0;
     const char* what = options.allow_neg_eigval

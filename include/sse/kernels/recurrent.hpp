@@ -19,11 +19,17 @@ struct ScanKernel<Rule, Recurrent> {
 
   template <class T>
   struct Scratch {
-    T* q;  // [K] the prepared query
-    T* k;  // [K] the prepared key
+    T* q;           // [K] the prepared query
+    T* k;           // [K] the prepared key
+    index_t* rows;  // [K] a row-sparse key's rows
+    T* key_values;  // [K] and its values
     typename Rule::template StepScratch<T> rule;
     Scratch(ScratchArena& arena, index_t K, index_t V)
-        : q(arena.take<T>(K)), k(arena.take<T>(K)), rule(arena, K, V) {}
+        : q(arena.take<T>(K)),
+          k(arena.take<T>(K)),
+          rows(arena.take<index_t>(K)),
+          key_values(arena.take<T>(K)),
+          rule(arena, K, V) {}
   };
 
   template <class T>
@@ -36,6 +42,17 @@ struct ScanKernel<Rule, Recurrent> {
   static void run(Arch arch, const HeadSequence<T>& seq, StateView<T> S,
                   ScratchArena arena) noexcept {
     Scratch<T> scratch(arena, seq.K, seq.V);
+    if constexpr (Rule::kRowSparseKeys) {
+      if (seq.key_rows > 0) {  // DESIGN.md section 2b: r of the K rows per token
+        const RowSparseKey<T> key{scratch.rows, scratch.key_values, seq.key_rows};
+        for (index_t t = 0; t < seq.length; ++t) {
+          prepare_query(arch, seq, t, scratch.q);
+          prepare_sparse_key(seq, t, key);
+          Rule::step_rows(arch, scratch.q, key, seq.v.row(t), seq.g.row(t), S, seq.o.row(t));
+        }
+        return;
+      }
+    }
     for (index_t t = 0; t < seq.length; ++t) {
       prepare_query_key(arch, seq, t, scratch.q, scratch.k);
       const TokenInputs<T> token{scratch.q, scratch.k, seq.v.row(t), seq.g.row(t),

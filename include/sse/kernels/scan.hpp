@@ -27,6 +27,7 @@
 #include "sse/kernels/chunked.hpp"
 #include "sse/kernels/head_sequence.hpp"
 #include "sse/kernels/recurrent.hpp"
+#include "sse/kernels/row_sparse_key.hpp"
 #include "sse/kernels/scan_options.hpp"
 #include "sse/kernels/schedule.hpp"
 #include "sse/rules/rule_traits.hpp"
@@ -141,6 +142,7 @@ Status validate_scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out,
     return Status::error("scale: must be finite, got " + std::to_string(*options.scale));
   }
   if (Status s = detail::check_log_decays("g", in.g); !s) return s;
+  if (Status s = detail::check_key_rows<Rule>(options.key_rows, "k", in.k); !s) return s;
   if constexpr (Rule::kHasBeta) {
     const double beta_max = options.allow_neg_eigval ? 2.0 : 1.0;
     const char* what = options.allow_neg_eigval
@@ -225,6 +227,7 @@ void scan(const ScanInputs<Rule, T>& in, const ScanOutputs<T>& out, const ScanOp
     seq.o = {out.o.at(span.batch, span.begin, h), out.o.stride(1)};
     seq.scale = scale;
     seq.qk_l2norm = qk_l2norm;
+    seq.key_rows = options.key_rows;
 
     const bool chunked = options.mode == Mode::kChunk ||
                          (options.mode == Mode::kAuto && seq.length >= kAutoChunkMinLength);

@@ -6,6 +6,8 @@
 
 #include <optional>
 
+#include "sse/core/shape.hpp"
+
 namespace sse {
 
 /// How the recurrence is evaluated. `kAuto` takes the chunked form for sequences of at least
@@ -25,6 +27,10 @@ struct ScanOptions {
   /// Allow beta in [0, 2] instead of [0, 1] (GDN).
   bool allow_neg_eigval = false;
   Mode mode = Mode::kAuto;
+  /// r > 0: the row-level sparse update of DESIGN.md section 2b (GLA): k holds key logits, each
+  /// token keeps its top-r rows with k = softmax over them, and the other rows are neither
+  /// written nor decayed. 0: dense keys.
+  index_t key_rows = 0;
 };
 
 }  // namespace sse

@@ -14,6 +14,7 @@
 #include "sse/kernels/head_sequence.hpp"
 #include "sse/kernels/scan.hpp"
 #include "sse/kernels/scan_options.hpp"
+#include "sse/router/top_k.hpp"
 #include "sse/rules/gdn.hpp"
 #include "sse/rules/gla.hpp"
 
@@ -67,6 +68,23 @@ inline void l2_normalize(std::vector<double>& x) {
   for (double& e : x) e *= inv;
 }
 
+/// The row-level sparse key of DESIGN.md section 2b, in place: from key logits z (in k), the
+/// r rows of largest logit (ties to the lower row) are kept, k = softmax over them (0 on the
+/// other rows), and g is multiplied by their 0/1 mask m. Does nothing when r = 0.
+inline void row_sparse_key(std::vector<double>& k, std::vector<double>& g, index_t r) {
+  if (r == 0) return;
+  const std::size_t K = k.size();
+  std::vector<index_t> rows(static_cast<std::size_t>(r));
+  top_k_row(k.data(), K, static_cast<std::size_t>(r), rows.data());
+  std::vector<double> m(K, 0.0);
+  for (index_t row : rows) m[static_cast<std::size_t>(row)] = 1.0;
+  const double largest = k[static_cast<std::size_t>(rows[0])];
+  double sum = 0;
+  for (std::size_t i = 0; i < K; ++i) sum += m[i] * std::exp(k[i] - largest);
+  for (std::size_t i = 0; i < K; ++i) k[i] = m[i] * std::exp(k[i] - largest) / sum;
+  for (std::size_t i = 0; i < K; ++i) g[i] *= m[i];
+}
+
 /// o [B,T,H,V] and ht [S,H,K,V], C order, in double.
 struct ScanResult {
   std::vector<double> o;
@@ -102,6 +120,7 @@ ScanResult scan(const ScanInputs<Rule, T>& in, const ScanOptions& options = {}) 
         for (index_t j = 0; j < d.V; ++j) v[j] = in.v(b, t, h, j);
         for (index_t i = 0; i < gate_width; ++i) g[i] = in.g.at(b, t, h)[i];
         const double beta = in.beta.present() ? static_cast<double>(in.beta(b, t, h)) : 0.0;
+        row_sparse_key(k, g, options.key_rows);
         if (qk_l2norm) {
           l2_normalize(q);
           l2_normalize(k);

@@ -15,6 +15,8 @@
 ///                 GDN: g = g2, beta = beta2 if n in R else 0
 ///                 (qk_l2norm normalises q and k after the p_n scaling)
 ///   o_t = o_shared + sum_n o_n      (p is not renormalised)
+/// With key_rows = r (DESIGN.md section 2b), k1 and k2 are key logits: each branch's key is the
+/// softmax over its top-r rows and its g is masked to them, before the partition masks.
 
 #include <cmath>
 #include <cstddef>
@@ -102,6 +104,7 @@ SseResult sse_attention(const SseInputs<Rule, T>& in, const AttentionOptions& op
           for (index_t j = 0; j < V; ++j) v[j] = in.v(b, t, h, j);
           for (index_t i = 0; i < gate_width; ++i) g[i] = gv.at(b, t, h)[i];
           double beta = betav.present() ? static_cast<double>(betav(b, t, h)) : 0.0;
+          row_sparse_key(k, g, options.key_rows);  // DESIGN.md section 2b (0: dense keys)
 
           if (n > 0) {  // the partition's masks (DESIGN.md section 3)
             const double p = r.p[row * N + (n - 1)];

@@ -28,6 +28,8 @@ struct GdnRule {
   static constexpr bool kPerKeyDecay = false;
   static constexpr bool kHasBeta = true;
   static constexpr bool kDefaultQkL2norm = true;
+  /// The row-level sparse update (DESIGN.md section 2b) is defined for GLA's per-row decay only.
+  static constexpr bool kRowSparseKeys = false;
 
   template <class T>
   struct StepScratch {

@@ -10,11 +10,13 @@
 /// that no factor exceeds 1 and no difference of large running sums is taken (see `chunk`).
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 
 #include <Eigen/Core>
 
 #include "sse/core/workspace.hpp"
+#include "sse/kernels/row_sparse_key.hpp"
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/row_ops.hpp"
 #include "sse/state/state.hpp"
@@ -26,6 +28,8 @@ struct GlaRule {
   static constexpr bool kPerKeyDecay = true;
   static constexpr bool kHasBeta = false;
   static constexpr bool kDefaultQkL2norm = false;
+  /// Offers the row-level sparse update of DESIGN.md section 2b (`step_rows`).
+  static constexpr bool kRowSparseKeys = true;
   /// Sub-block length of the chunked form: exponents restart at each sub-block (DESIGN.md
   /// section 1: "split the chunk into sub-blocks of at most 16 tokens").
   static constexpr index_t kSubBlock = 16;
@@ -64,6 +68,21 @@ struct GlaRule {
       simd::decay_axpy(arch, scratch.decay[d], x.k[d], x.v, row, V);
       simd::axpy(arch, x.q[d], row, o, V);
     }
+  }
+
+  /// One token of the row-level sparse update (DESIGN.md section 2b): only the key's rows
+  /// decay and are written, S[i] <- exp(g_i) S[i] + k_i v; then o = q S over every row (q is
+  /// dense). The other rows are not touched.
+  template <class Arch, class T>
+  static void step_rows(Arch arch, const T* q, RowSparseKey<T> k, const T* v, const T* g,
+                        StateView<T> S, T* o) noexcept {
+    const auto V = static_cast<std::size_t>(S.V);
+    for (index_t i = 0; i < k.count; ++i) {
+      const index_t row = k.rows[i];
+      simd::decay_axpy(arch, std::exp(g[row]), k.values[i], v, S.row(row), V);
+    }
+    std::fill(o, o + V, T(0));
+    for (index_t d = 0; d < S.K; ++d) simd::axpy(arch, q[d], S.row(d), o, V);
   }
 
   template <class T>

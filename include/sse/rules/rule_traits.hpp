@@ -8,6 +8,7 @@
 ///   kPerKeyDecay          true: g is [B,T,H,K] (one log decay per key channel); false: [B,T,H]
 ///   kHasBeta              whether the rule takes beta [B,T,H]
 ///   kDefaultQkL2norm      the spec's default for qk_l2norm
+///   kRowSparseKeys        whether it offers the row-level sparse update (step_rows)
 ///   StepScratch<T>, step(...)     the recurrent form: one token
 ///   ChunkScratch<T>, chunk<C>(...) the chunkwise-parallel form: up to C tokens
 /// Kernels (kernels/recurrent.hpp, kernels/chunked.hpp) loop over tokens and chunks and ask the
@@ -59,9 +60,9 @@ inline constexpr bool dependent_false_v = false;
 template <class R, class = void>
 struct is_update_rule : std::false_type {};
 template <class R>
-struct is_update_rule<R, std::void_t<decltype(R::kName), decltype(R::kPerKeyDecay),
-                                     decltype(R::kHasBeta), decltype(R::kDefaultQkL2norm)>>
-    : std::true_type {};
+struct is_update_rule<
+    R, std::void_t<decltype(R::kName), decltype(R::kPerKeyDecay), decltype(R::kHasBeta),
+                   decltype(R::kDefaultQkL2norm), decltype(R::kRowSparseKeys)>> : std::true_type {};
 template <class R>
 inline constexpr bool is_update_rule_v = is_update_rule<R>::value;
 
