@@ -42,26 +42,18 @@ inline std::string attention_message(std::string message, const std::string& dir
 
 template <class Rule>
 int run_attention(const Args& args) {
-  const std::string in_dir = args.required("--in");
-  const std::string out_dir = args.required("--out");
-  const long threads = args.integer("--threads", 0, 1, 4096);
-  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+  const auto [in_dir, out_dir, threads, repeat] = run_settings(args);
 
   sse::AttentionOptions options;
   options.writers = args.integer("--writers", 1, 1, 1 << 20);
   options.readers = args.integer("--readers", 1, 1, 1 << 20);
   options.emulq = !args.has("--no-emulq");
   options.emulk = !args.has("--no-emulk");
-  double scale = 0;
-  if (args.real("--scale", scale)) options.scale = scale;
-  options.qk_l2norm = qk_l2norm_option(args);
-  options.allow_neg_eigval = args.has("--allow-neg-eigval");
   const std::string path = args.choice("--path", {"auto", "masked", "sparse"}, "auto");
   options.path = path == "masked"   ? sse::Path::kMasked
                  : path == "sparse" ? sse::Path::kSparse
                                     : sse::Path::kAuto;
-  options.mode = mode_option(args);
-  options.key_rows = args.integer("--key-rows", 0, 0, 1 << 20);
+  read_recurrence_options(args, options);
 
   const FloatArray q1 = load_float(in_dir, "q1", 4, "[B,T,H,K]");
   const FloatArray q2 = load_float(in_dir, "q2", 4, "[B,T,H,K]");

@@ -1,6 +1,8 @@
 #pragma once
 
-// Options that several sse-run subcommands share: --mode, --qk-l2norm / --no-qk-l2norm.
+// Options that several sse-run subcommands share: --in, --out, --threads, --repeat, and the
+// recurrence options --scale, --qk-l2norm / --no-qk-l2norm, --allow-neg-eigval, --mode,
+// --key-rows.
 
 #include <algorithm>
 #include <optional>
@@ -28,6 +30,29 @@ inline std::optional<bool> qk_l2norm_option(const Args& args) {
   if (args.has("--qk-l2norm")) return true;
   if (args.has("--no-qk-l2norm")) return false;
   return std::nullopt;
+}
+
+/// Where a subcommand reads and writes, and how it runs.
+struct RunSettings {
+  std::string in_dir, out_dir;
+  long threads;  // 0: every core
+  long repeat;
+};
+
+inline RunSettings run_settings(const Args& args) {
+  return {args.required("--in"), args.required("--out"), args.integer("--threads", 0, 1, 4096),
+          args.integer("--repeat", 1, 1, 1000000)};
+}
+
+/// The options of a recurrence, shared by sse::ScanOptions and sse::AttentionOptions.
+template <class Options>
+void read_recurrence_options(const Args& args, Options& options) {
+  double scale = 0;
+  if (args.real("--scale", scale)) options.scale = scale;
+  options.qk_l2norm = qk_l2norm_option(args);
+  options.allow_neg_eigval = args.has("--allow-neg-eigval");
+  options.mode = mode_option(args);
+  options.key_rows = args.integer("--key-rows", 0, 0, 1 << 20);
 }
 
 /// A library message about an option ("key_rows: ...") rewritten to name the command-line flag

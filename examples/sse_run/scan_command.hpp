@@ -29,18 +29,10 @@ inline const std::vector<std::string> kScanFiles = {"q", "k", "v", "g", "beta", 
 
 template <class Rule>
 int run_scan(const Args& args) {
-  const std::string in_dir = args.required("--in");
-  const std::string out_dir = args.required("--out");
-  const long threads = args.integer("--threads", 0, 1, 4096);
-  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+  const auto [in_dir, out_dir, threads, repeat] = run_settings(args);
 
   sse::ScanOptions options;
-  double scale = 0;
-  if (args.real("--scale", scale)) options.scale = scale;
-  options.qk_l2norm = qk_l2norm_option(args);
-  options.allow_neg_eigval = args.has("--allow-neg-eigval");
-  options.mode = mode_option(args);
-  options.key_rows = args.integer("--key-rows", 0, 0, 1 << 20);
+  read_recurrence_options(args, options);
 
   const FloatArray q = load_float(in_dir, "q", 4, "[B,T,H,K]");
   const FloatArray k = load_float(in_dir, "k", 4, "[B,T,H,K]");

@@ -15,22 +15,11 @@
 #include "sse/rules/gla.hpp"
 
 #include "support/compare.hpp"
+#include "support/configs.hpp"
 #include "support/sse_case.hpp"
 
 namespace sse::test {
 namespace {
-
-template <class R, class T>
-struct Config {
-  using Rule = R;
-  using Type = T;
-};
-struct ConfigNames {
-  template <class C>
-  static std::string GetName(int) {
-    return std::string(C::Rule::kName) + (sizeof(typename C::Type) == 4 ? "_float" : "_double");
-  }
-};
 
 template <class C>
 class SseAttentionTest : public ::testing::Test {};

@@ -14,16 +14,11 @@
 #include "sse/rules/gla.hpp"
 
 #include "support/compare.hpp"
+#include "support/configs.hpp"
 #include "support/scan_case.hpp"
 
 namespace sse::test {
 namespace {
-
-template <class R, class T>
-struct Config {
-  using Rule = R;
-  using Type = T;
-};
 
 template <class C>
 class ScanTest : public ::testing::Test {
@@ -59,12 +54,6 @@ class ScanTest : public ::testing::Test {
 
 using Configs = ::testing::Types<Config<GlaRule, float>, Config<GlaRule, double>,
                                  Config<GdnRule, float>, Config<GdnRule, double>>;
-struct ConfigNames {
-  template <class C>
-  static std::string GetName(int) {
-    return std::string(C::Rule::kName) + (sizeof(typename C::Type) == 4 ? "_float" : "_double");
-  }
-};
 TYPED_TEST_SUITE(ScanTest, Configs, ConfigNames);
 
 constexpr index_t kC = DefaultChunked::kChunkSize;

@@ -1,5 +1,6 @@
-// Built with -fno-exceptions: the headers compile, validate_scan reports bad input as a
-// Status, and a valid scan runs. (No GoogleTest here: it needs exceptions for some features.)
+// Built with -fno-exceptions: the headers compile, validate_scan and validate_sse_attention
+// report bad input as a Status, and a valid scan and a valid SSE call run. (No GoogleTest here: it
+// needs exceptions for some features.)
 
 #include <cmath>
 #include <cstdio>
@@ -40,5 +41,37 @@ int main() {
     norm += ref.o[i] * ref.o[i];
   }
   std::printf("no-exceptions scan: relative error %.2e\n", std::sqrt(diff / norm));
+  if (!(std::sqrt(diff / norm) < 1e-5)) return 1;
+
+  // The SSE operator: q2, k2 reuse q, k; two partitions.
+  const long N = 2;
+  std::vector<float> eta(T * N), ht((1 + N) * H * K * V);
+  for (std::size_t i = 0; i < eta.size(); ++i) eta[i] = std::sin(3.0f * i);
+  sse::SseInputs<sse::GlaRule> sse_in;
+  sse_in.q1 = sse_in.q2 = in.q;
+  sse_in.k1 = sse_in.k2 = in.k;
+  sse_in.v = in.v;
+  sse_in.g1 = sse_in.g2 = in.g;
+  sse_in.eta = {eta.data(), {1, T, N}};
+  sse::SseOutputs<float> sse_out;
+  sse_out.o = out.o;
+  sse_out.ht = {ht.data(), {1, 1 + N, H, K, V}};
+  sse::AttentionOptions options;
+  options.writers = 3;  // bad: k > N
+  const sse::Status bad_k = sse::validate_sse_attention(sse_in, sse_out, options);
+  if (bad_k.ok() || bad_k.message().find("writers: expected 1 <= k <= N") != 0) {
+    std::printf("FAILED: expected a writers error, got '%s'\n", bad_k.message().c_str());
+    return 1;
+  }
+  options.writers = 1;
+  if (!sse::validate_sse_attention(sse_in, sse_out, options).ok()) return 1;
+  sse::sse_attention<sse::GlaRule>(sse_in, sse_out, options);
+  const auto sse_ref = sse::reference::sse_attention<sse::GlaRule>(sse_in, options);
+  diff = 0, norm = 0;
+  for (std::size_t i = 0; i < o.size(); ++i) {
+    diff += (o[i] - sse_ref.o[i]) * (o[i] - sse_ref.o[i]);
+    norm += sse_ref.o[i] * sse_ref.o[i];
+  }
+  std::printf("no-exceptions sse_attention: relative error %.2e\n", std::sqrt(diff / norm));
   return std::sqrt(diff / norm) < 1e-5 ? 0 : 1;
 }

@@ -115,6 +115,32 @@ class SseRunTest : public ::testing::Test {
     }
   }
 
+  /// One bad input: `mutate` spoils a valid input folder, `args` starts the command line.
+  struct Bad {
+    const char* what;
+    std::function<void(SseRunTest&)> mutate;
+    std::string args;
+    std::string expected;  // a substring of the one line on stderr
+  };
+
+  /// Each case on a fresh folder written by `write_valid`: exit status 2, one line on stderr
+  /// containing `expected`, no output file.
+  void expect_rejected(const std::vector<Bad>& cases, const std::function<void()>& write_valid) {
+    for (const Bad& bad : cases) {
+      fs::remove_all(in());
+      fs::remove_all(root_ / "out");
+      fs::create_directories(in());
+      write_valid();
+      bad.mutate(*this);
+      const RunResult r = run_sse_run(bad.args + "--in " + in() + " --out " + out());
+      EXPECT_EQ(r.status, 2) << bad.what << ": " << r.err;
+      EXPECT_NE(r.err.find(bad.expected), std::string::npos)
+          << bad.what << ": \"" << r.err << "\" lacks \"" << bad.expected << "\"";
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad.what << ": " << r.err;
+      EXPECT_TRUE(outputs_absent()) << bad.what;
+    }
+  }
+
   bool outputs_absent() const {
     return !fs::exists(out() + "/o.npy") && !fs::exists(out() + "/ht.npy");
   }
@@ -172,12 +198,6 @@ TEST_F(SseRunTest, RepeatPrintsOneTimingLine) {
 
 // Each bad input: exit status 2, one line on stderr containing `expected`, no output file.
 TEST_F(SseRunTest, BadInputsExitTwoWithOneLineAndNoOutput) {
-  struct Bad {
-    const char* what;
-    std::function<void(SseRunTest&)> mutate;
-    std::string args;
-    std::string expected;
-  };
   const std::string gla = "scan --base gla ";
   const std::string gdn = "scan --base gdn ";
   const std::vector<Bad> cases = {
@@ -264,20 +284,10 @@ TEST_F(SseRunTest, BadInputsExitTwoWithOneLineAndNoOutput) {
       {"bad scale", [](SseRunTest&) {}, gla + "--scale nan ", "--scale: expected a finite number"},
       {"unknown command", [](SseRunTest&) {}, "frobnicate ", "unknown command 'frobnicate'"},
   };
-  for (const Bad& bad : cases) {
-    fs::remove_all(in());
-    fs::remove_all(root_ / "out");
-    fs::create_directories(in());
+  expect_rejected(cases, [this] {
     ScanCase<GlaRule, float> c(ScanShape{1, 20, 2, 8, 6, {}}, 8);
     write_case(c);
-    bad.mutate(*this);
-    const RunResult r = run_sse_run(bad.args + "--in " + in() + " --out " + out());
-    EXPECT_EQ(r.status, 2) << bad.what << ": " << r.err;
-    EXPECT_NE(r.err.find(bad.expected), std::string::npos)
-        << bad.what << ": \"" << r.err << "\" lacks \"" << bad.expected << "\"";
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad.what << ": " << r.err;
-    EXPECT_TRUE(outputs_absent()) << bad.what;
-  }
+  });
 }
 
 // sse-run attention == the float64 SSE oracle: both bases, packed sequences with int32
@@ -352,12 +362,6 @@ TEST_F(SseRunTest, AttentionRepeatPrintsOneTimingLineAndKeepsTheResult) {
 
 // Each bad input of `attention`: exit status 2, one line naming the file, no output file.
 TEST_F(SseRunTest, AttentionBadInputsExitTwoWithOneLineAndNoOutput) {
-  struct Bad {
-    const char* what;
-    std::function<void(SseRunTest&)> mutate;
-    std::string args;
-    std::string expected;
-  };
   const std::string gla = "attention --base gla ";
   const std::string gdn = "attention --base gdn ";
   constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -455,20 +459,10 @@ TEST_F(SseRunTest, AttentionBadInputsExitTwoWithOneLineAndNoOutput) {
        },
        gdn + "--key-rows 2 ", "--key-rows: the gdn rule has no row-level sparse update"},
   };
-  for (const Bad& bad : cases) {
-    fs::remove_all(in());
-    fs::remove_all(root_ / "out");
-    fs::create_directories(in());
+  expect_rejected(cases, [this] {
     SseCase<GlaRule, float> c(SseShape{1, 20, 2, 8, 6, 4, {}}, 8);
     write_case(c);
-    bad.mutate(*this);
-    const RunResult r = run_sse_run(bad.args + "--in " + in() + " --out " + out());
-    EXPECT_EQ(r.status, 2) << bad.what << ": " << r.err;
-    EXPECT_NE(r.err.find(bad.expected), std::string::npos)
-        << bad.what << ": \"" << r.err << "\" lacks \"" << bad.expected << "\"";
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << bad.what << ": " << r.err;
-    EXPECT_TRUE(outputs_absent()) << bad.what;
-  }
+  });
 }
 
 }  // namespace
