@@ -1,0 +1,252 @@
+#pragma once
+
+/// \file
+/// Causal softmax attention, the other mixer of SSE-H (DESIGN.md section 4), in the tiled
+/// online-softmax form: a block of queries meets the keys block by block, keeping a running
+/// maximum, a running sum and an unnormalised output; no T x T matrix is ever formed.
+///
+///   q  [B,T,HQ,D]     the new tokens' queries (rotary embedding already applied)
+///   k  [B,L,HKV,D]    keys of positions 0..L-1 (a KV cache: row j is position j)
+///   v  [B,L,HKV,DV]   values, likewise
+///   offsets [B]       optional: the position of row b's first new token (0 when absent);
+///                     offsets[b] + T <= L
+///   o  [B,T,HQ,DV]
+///
+/// Query t of row b sits at position p = offsets[b] + t and sees the keys j <= p, and with a
+/// window W > 0 only the W most recent ones, p - W < j <= p (its own included). Query head h
+/// uses key/value head h / (HQ / HKV) (grouped-query attention).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "sse/config.hpp"
+#include "sse/core/checks.hpp"
+#include "sse/core/parallel.hpp"
+#include "sse/core/tensor_view.hpp"
+#include "sse/core/workspace.hpp"
+#include "sse/error.hpp"
+#include "sse/state/state.hpp"
+
+namespace sse {
+
+template <class T = float>
+struct SoftmaxAttentionInputs {
+  TensorView<const T, 4> q;                   // [B,T,HQ,D]
+  TensorView<const T, 4> k;                   // [B,L,HKV,D]
+  TensorView<const T, 4> v;                   // [B,L,HKV,DV]
+  TensorView<const std::int64_t, 1> offsets;  // [B], optional
+};
+
+struct SoftmaxAttentionOptions {
+  /// Multiplies q k; absent means D^-1/2.
+  std::optional<double> scale;
+  /// W > 0: each query sees its W most recent keys (its own included); 0: every earlier key.
+  index_t window = 0;
+};
+
+/// The sizes of one call, read from its inputs.
+struct SoftmaxAttentionDims {
+  index_t B = 0, T = 0, HQ = 0, D = 0, L = 0, HKV = 0, DV = 0;
+};
+
+template <class T>
+SoftmaxAttentionDims softmax_attention_dims(const SoftmaxAttentionInputs<T>& in) noexcept {
+  return {in.q.extent(0), in.q.extent(1), in.q.extent(2), in.q.extent(3),
+          in.k.extent(1), in.k.extent(2), in.v.extent(3)};
+}
+
+/// Checks every input, output and option; the message names the tensor.
+template <class T>
+Status validate_softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
+                                  const SoftmaxAttentionOptions& options = {}) {
+  for (const auto& [name, view, labels] :
+       {std::tuple{"q", in.q, "[B,T,HQ,D]"}, std::tuple{"k", in.k, "[B,L,HKV,D]"},
+        std::tuple{"v", in.v, "[B,L,HKV,DV]"}}) {
+    if (detail::is_missing(view)) {
+      return Status::error(std::string(name) + ": missing (expected shape " + labels + ")");
+    }
+  }
+  const SoftmaxAttentionDims d = softmax_attention_dims(in);
+  if (d.B < 1 || d.T < 0 || d.HQ < 1 || d.D < 1) {
+    return Status::error("q: expected shape [B,T,HQ,D] with B, HQ, D >= 1, got " +
+                         format_shape(in.q.extents()));
+  }
+  if (d.HKV < 1 || d.HQ % d.HKV != 0) {
+    return Status::error("k: expected HKV >= 1 key/value heads dividing HQ = " +
+                         std::to_string(d.HQ) + ", got " + format_shape(in.k.extents()));
+  }
+  if (Status s = detail::check_shape("k", in.k, "[B,L,HKV,D]", {d.B, d.L, d.HKV, d.D}); !s)
+    return s;
+  if (d.DV < 1) return Status::error("v: expected DV >= 1, got " + format_shape(in.v.extents()));
+  if (Status s = detail::check_shape("v", in.v, "[B,L,HKV,DV]", {d.B, d.L, d.HKV, d.DV}); !s)
+    return s;
+  if (Status s = detail::check_shape("o", o, "[B,T,HQ,DV]", {d.B, d.T, d.HQ, d.DV}); !s) return s;
+  for (const Status& s :
+       {detail::check_unit_inner_stride("q", in.q), detail::check_unit_inner_stride("k", in.k),
+        detail::check_unit_inner_stride("v", in.v), detail::check_unit_inner_stride("o", o),
+        detail::check_unique("o", o)}) {
+    if (!s) return s;
+  }
+  if (views_overlap(o, in.q) || views_overlap(o, in.k) || views_overlap(o, in.v) ||
+      views_overlap(o, in.offsets)) {
+    return Status::error("o: overlaps an input; outputs need their own memory");
+  }
+  if (in.offsets.present()) {
+    if (Status s = detail::check_shape("offsets", in.offsets, "[B]", {d.B}); !s) return s;
+    for (index_t b = 0; b < d.B; ++b) {
+      if (in.offsets(b) < 0 || in.offsets(b) + d.T > d.L) {
+        return Status::error("offsets: element [" + std::to_string(b) +
+                             "] = " + std::to_string(in.offsets(b)) + " puts the " +
+                             std::to_string(d.T) + " new tokens outside the " +
+                             std::to_string(d.L) + " cached positions");
+      }
+    }
+  } else if (d.T > d.L) {
+    return Status::error("k: expected at least T = " + std::to_string(d.T) +
+                         " positions, got L = " + std::to_string(d.L));
+  }
+  if (options.window < 0) {
+    return Status::error("window: expected 0 (unlimited) or a positive number of keys, got " +
+                         std::to_string(options.window));
+  }
+  if (options.scale && !std::isfinite(*options.scale)) {
+    return Status::error("scale: must be finite, got " + std::to_string(*options.scale));
+  }
+  return {};
+}
+
+namespace detail {
+
+/// Query rows per task and keys per step of the online softmax.
+inline constexpr index_t kAttentionQueryBlock = 32;
+inline constexpr index_t kAttentionKeyBlock = 64;
+
+template <class T>
+struct AttentionScratch {
+  T* scores;  // [Bq, Bk] scaled q k^T of one key block, then its exponentials
+  T* out;     // [Bq, DV] unnormalised output
+  T* max;     // [Bq] running maximum of the scores
+  T* sum;     // [Bq] running sum of exp(score - max)
+  AttentionScratch(ScratchArena& arena, index_t DV)
+      : scores(arena.take<T>(kAttentionQueryBlock * kAttentionKeyBlock)),
+        out(arena.take<T>(kAttentionQueryBlock * DV)),
+        max(arena.take<T>(kAttentionQueryBlock)),
+        sum(arena.take<T>(kAttentionQueryBlock)) {}
+};
+
+/// Queries [t0, t0 + rows) of (b, h): the keys they see, block by block.
+template <class T>
+void attend_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
+                        const SoftmaxAttentionDims& d, index_t window, T scale, index_t b,
+                        index_t h, index_t t0, index_t rows, AttentionScratch<T>& s) noexcept {
+  constexpr index_t Bk = kAttentionKeyBlock;
+  const index_t kv_head = h / (d.HQ / d.HKV);
+  const index_t offset = in.offsets.present() ? in.offsets(b) : 0;
+  const index_t first_pos = offset + t0, last_pos = offset + t0 + rows - 1;
+  const index_t key_begin = window > 0 ? std::max<index_t>(0, first_pos - window + 1) : 0;
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+
+  const ConstMatrixMap<T> q(in.q.at(b, t0, h), rows, d.D, Eigen::OuterStride<>(in.q.stride(1)));
+  MatrixMap<T> out(s.out, rows, d.DV, Eigen::OuterStride<>(d.DV));
+  out.setZero();
+  std::fill(s.max, s.max + rows, neg_inf);
+  std::fill(s.sum, s.sum + rows, T(0));
+
+  for (index_t j0 = key_begin; j0 <= last_pos; j0 += Bk) {
+    const index_t cols = std::min(Bk, last_pos + 1 - j0);
+    const ConstMatrixMap<T> k(in.k.at(b, j0, kv_head), cols, d.D,
+                              Eigen::OuterStride<>(in.k.stride(1)));
+    const ConstMatrixMap<T> v(in.v.at(b, j0, kv_head), cols, d.DV,
+                              Eigen::OuterStride<>(in.v.stride(1)));
+    MatrixMap<T> scores(s.scores, rows, cols, Eigen::OuterStride<>(Bk));
+    scores.noalias() = q * k.transpose();
+    for (index_t i = 0; i < rows; ++i) {
+      const index_t pos = first_pos + i;
+      const index_t lo = window > 0 ? pos - window + 1 : 0;  // visible keys: lo <= j <= pos
+      T* row = s.scores + i * Bk;
+      T block_max = neg_inf;
+      for (index_t c = 0; c < cols; ++c) {
+        const index_t j = j0 + c;
+        row[c] = (j < lo || j > pos) ? neg_inf : row[c] * scale;
+        block_max = std::max(block_max, row[c]);
+      }
+      if (block_max == neg_inf) {  // nothing visible in this block for this query
+        std::fill(row, row + cols, T(0));
+        continue;
+      }
+      const T new_max = std::max(s.max[i], block_max);
+      const T rescale = std::exp(s.max[i] - new_max);  // exp(-inf) = 0 on the first block
+      T block_sum = 0;
+      for (index_t c = 0; c < cols; ++c) {
+        row[c] = std::exp(row[c] - new_max);
+        block_sum += row[c];
+      }
+      s.sum[i] = s.sum[i] * rescale + block_sum;
+      s.max[i] = new_max;
+      out.row(i) *= rescale;
+    }
+    out.noalias() += scores * v;
+  }
+  for (index_t i = 0; i < rows; ++i) {
+    const T inv = T(1) / s.sum[i];  // every query sees at least its own key
+    T* dst = o.at(b, t0 + i, h);
+    for (index_t c = 0; c < d.DV; ++c) dst[c] = s.out[i * d.DV + c] * inv;
+  }
+}
+
+}  // namespace detail
+
+/// Bytes of the `Workspace` that lets `softmax_attention` run without allocating.
+template <class T>
+std::size_t softmax_attention_workspace_size(const SoftmaxAttentionInputs<T>& in,
+                                             const Executor& executor) noexcept {
+  return detail::WorkerScratch::required_bytes(
+      executor.concurrency(), measure_scratch<detail::AttentionScratch<T>>(in.v.extent(3)));
+}
+
+/// o = causal softmax attention of the new queries over the cached keys and values. Throws
+/// sse::invalid_argument, with nothing written, on bad input. Tasks are (row, query head,
+/// block of 32 queries); each output row is written by one task, so the bits do not depend on
+/// the thread count. Cost about 2 T L_visible HQ (D + DV) flops.
+template <class T>
+void softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
+                       const SoftmaxAttentionOptions& options, Executor& executor,
+                       Workspace workspace = {}) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "sse::softmax_attention: the element type must be float or double");
+  throw_if_error(validate_softmax_attention(in, o, options));
+  const SoftmaxAttentionDims d = softmax_attention_dims(in);
+  const T scale = static_cast<T>(options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.D))));
+  const index_t blocks = (d.T + detail::kAttentionQueryBlock - 1) / detail::kAttentionQueryBlock;
+  const detail::WorkerScratch scratch(workspace, executor.concurrency(),
+                                      measure_scratch<detail::AttentionScratch<T>>(d.DV));
+  auto run_task = [&](std::size_t task, std::size_t worker) {
+    const auto index = static_cast<index_t>(task);
+    const index_t block = index % blocks, h = index / blocks % d.HQ, b = index / blocks / d.HQ;
+    const index_t t0 = block * detail::kAttentionQueryBlock;
+    const index_t rows = std::min(detail::kAttentionQueryBlock, d.T - t0);
+    ScratchArena arena = scratch.arena(worker);
+    detail::AttentionScratch<T> s(arena, d.DV);
+    detail::attend_query_block(in, o, d, options.window, scale, b, h, t0, rows, s);
+  };
+  executor.parallel_for(static_cast<std::size_t>(d.B * d.HQ * blocks), run_task);
+}
+
+/// `softmax_attention` on the calling thread.
+template <class T>
+void softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
+                       const SoftmaxAttentionOptions& options = {}) {
+  SerialExecutor serial;
+  softmax_attention(in, o, options, serial);
+}
+
+}  // namespace sse
