@@ -22,6 +22,7 @@
 #include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
 #include "sse/io/npy.hpp"
+#include "sse/io/safetensors.hpp"
 #include "sse/kernels/chunked.hpp"
 #include "sse/kernels/head_sequence.hpp"
 #include "sse/kernels/recurrent.hpp"

@@ -1,0 +1,273 @@
+#pragma once
+
+/// \file
+/// `.safetensors` files (the format of Hugging Face model weights): an 8-byte little-endian
+/// header length N, N bytes of JSON, then the data section. The JSON maps each tensor name to
+/// {"dtype", "shape", "data_offsets": [begin, end]} (offsets into the data section); an optional
+/// "__metadata__" maps strings to strings. The header is parsed with nlohmann-json; every field
+/// is validated (types, known dtype, shape, offsets inside the data section, sizes matching the
+/// shape, no two tensors sharing bytes). F32, BF16 and F16 tensors convert to float32.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sse/core/shape.hpp"
+#include "sse/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace sse::io {
+
+enum class TensorDType { kF32, kBF16, kF16 };
+
+inline std::size_t tensor_dtype_size(TensorDType dtype) noexcept {
+  return dtype == TensorDType::kF32 ? 4 : 2;
+}
+
+/// One tensor of a safetensors file: its bytes are data[begin, end) of the data section.
+struct SafetensorsEntry {
+  TensorDType dtype = TensorDType::kF32;
+  std::vector<index_t> shape;
+  std::size_t begin = 0, end = 0;
+
+  std::size_t count() const noexcept {
+    std::size_t n = 1;
+    for (index_t d : shape) n *= static_cast<std::size_t>(d);
+    return n;
+  }
+};
+
+/// A parsed file: tensors by name (sorted), metadata, and the data section.
+struct SafetensorsFile {
+  std::map<std::string, SafetensorsEntry> tensors;
+  std::map<std::string, std::string> metadata;
+  std::vector<std::byte> data;
+
+  /// The tensor `name` converted to float32, C order.
+  std::vector<float> to_float32(const std::string& name) const;
+};
+
+namespace detail {
+
+/// IEEE half -> float, exact (subnormals, infinities and NaN included).
+inline float half_to_float(std::uint16_t h) noexcept {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exponent = (h >> 10) & 0x1Fu;
+  std::uint32_t mantissa = h & 0x3FFu;
+  std::uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000u | (mantissa << 13);  // inf or NaN
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;  // +-0
+  } else {        // subnormal: normalise
+    std::uint32_t e = 113;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      --e;
+    }
+    bits = sign | (e << 23) | ((mantissa & 0x3FFu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+/// bfloat16 -> float: the high half of the float's bits.
+inline float bf16_to_float(std::uint16_t b) noexcept {
+  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& value,
+                                 std::size_t data_size, SafetensorsEntry& entry) {
+  const std::string where = "tensor '" + name + "': ";
+  if (!value.is_object()) return Status::error(where + "expected an object");
+  for (const char* key : {"dtype", "shape", "data_offsets"}) {
+    if (!value.contains(key)) return Status::error(where + "missing \"" + key + "\"");
+  }
+  const nlohmann::json& dtype = value["dtype"];
+  if (!dtype.is_string()) return Status::error(where + "\"dtype\" must be a string");
+  const std::string dtype_text = dtype.get<std::string>();
+  if (dtype_text == "F32") {
+    entry.dtype = TensorDType::kF32;
+  } else if (dtype_text == "BF16") {
+    entry.dtype = TensorDType::kBF16;
+  } else if (dtype_text == "F16") {
+    entry.dtype = TensorDType::kF16;
+  } else {
+    return Status::error(where + "dtype " + dtype_text + " is not supported (F32, BF16 or F16)");
+  }
+  const nlohmann::json& shape = value["shape"];
+  if (!shape.is_array()) return Status::error(where + "\"shape\" must be an array");
+  entry.shape.clear();
+  std::size_t count = 1;
+  for (const nlohmann::json& d : shape) {
+    if (!d.is_number_unsigned() || d.get<std::uint64_t>() > (std::uint64_t(1) << 40)) {
+      return Status::error(where + "\"shape\" must hold non-negative integers");
+    }
+    entry.shape.push_back(static_cast<index_t>(d.get<std::uint64_t>()));
+    count *= static_cast<std::size_t>(entry.shape.back());
+    if (count > (std::size_t(1) << 40)) return Status::error(where + "shape too large");
+  }
+  const nlohmann::json& offsets = value["data_offsets"];
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned()) {
+    return Status::error(where + "\"data_offsets\" must be two non-negative integers");
+  }
+  const auto begin = offsets[0].get<std::uint64_t>(), end = offsets[1].get<std::uint64_t>();
+  if (begin > end || end > data_size) {
+    return Status::error(where + "data_offsets [" + std::to_string(begin) + ", " +
+                         std::to_string(end) + "] outside the data section of " +
+                         std::to_string(data_size) + " bytes");
+  }
+  entry.begin = static_cast<std::size_t>(begin);
+  entry.end = static_cast<std::size_t>(end);
+  if (entry.end - entry.begin != count * tensor_dtype_size(entry.dtype)) {
+    return Status::error(where + "holds " + std::to_string(entry.end - entry.begin) +
+                         " bytes, its shape and dtype need " +
+                         std::to_string(count * tensor_dtype_size(entry.dtype)));
+  }
+  return {};
+}
+
+}  // namespace detail
+
+/// Parses a whole file image. On error, `out` is unspecified and the message says what is
+/// wrong (without the file name).
+inline Status parse_safetensors(const std::byte* bytes, std::size_t size, SafetensorsFile& out) {
+  if (size < 8) return Status::error("not a safetensors file (shorter than 8 bytes)");
+  std::uint64_t header_size = 0;
+  for (int i = 7; i >= 0; --i) {
+    header_size = (header_size << 8) | std::to_integer<std::uint64_t>(bytes[i]);
+  }
+  if (header_size > size - 8) {
+    return Status::error("header length " + std::to_string(header_size) +
+                         " exceeds the file size " + std::to_string(size));
+  }
+  const auto* header = reinterpret_cast<const char*>(bytes + 8);
+  const nlohmann::json json = nlohmann::json::parse(header, header + header_size, nullptr,
+                                                    /*allow_exceptions=*/false);
+  if (json.is_discarded()) return Status::error("the header is not valid JSON");
+  if (!json.is_object()) return Status::error("the header is not a JSON object");
+
+  const std::size_t data_begin = 8 + static_cast<std::size_t>(header_size);
+  const std::size_t data_size = size - data_begin;
+  out = {};
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    if (it.key() == "__metadata__") {
+      if (!it.value().is_object()) return Status::error("\"__metadata__\" must be an object");
+      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+        if (!m.value().is_string()) {
+          return Status::error("\"__metadata__\": value of \"" + m.key() + "\" is not a string");
+        }
+        out.metadata[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    SafetensorsEntry entry;
+    if (Status s = detail::parse_tensor_entry(it.key(), it.value(), data_size, entry); !s) return s;
+    out.tensors.emplace(it.key(), std::move(entry));
+  }
+  // No two tensors share bytes.
+  std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  for (const auto& [name, entry] : out.tensors) {
+    if (entry.end > entry.begin) ranges.emplace_back(entry.begin, entry.end);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (std::size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].first < ranges[i - 1].second) {
+      return Status::error("two tensors share bytes of the data section at offset " +
+                           std::to_string(ranges[i].first));
+    }
+  }
+  out.data.assign(bytes + data_begin, bytes + size);
+  return {};
+}
+
+/// Reads `path`; throws sse::invalid_argument "<path>: <problem>" on any error.
+inline SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) report_invalid_argument(path + ": cannot open file");
+  std::vector<char> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (file.bad()) report_invalid_argument(path + ": read error");
+  SafetensorsFile result;
+  const Status status =
+      parse_safetensors(reinterpret_cast<const std::byte*>(image.data()), image.size(), result);
+  if (!status) report_invalid_argument(path + ": " + status.message());
+  return result;
+}
+
+inline std::vector<float> SafetensorsFile::to_float32(const std::string& name) const {
+  const SafetensorsEntry& entry = tensors.at(name);
+  std::vector<float> out(entry.count());
+  const std::byte* src = data.data() + entry.begin;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (entry.dtype == TensorDType::kF32) {
+      std::memcpy(&out[i], src + 4 * i, 4);
+    } else {
+      std::uint16_t half;
+      std::memcpy(&half, src + 2 * i, 2);
+      out[i] = entry.dtype == TensorDType::kBF16 ? detail::bf16_to_float(half)
+                                                 : detail::half_to_float(half);
+    }
+  }
+  return out;
+}
+
+/// A float32 tensor to write.
+struct NamedTensor {
+  std::string name;
+  std::vector<index_t> shape;
+  const float* data;
+};
+
+/// The bytes of a safetensors file holding `tensors` as F32 (in the given order).
+inline std::vector<char> safetensors_image(const std::vector<NamedTensor>& tensors) {
+  nlohmann::json header = nlohmann::json::object();
+  std::size_t offset = 0;
+  for (const NamedTensor& t : tensors) {
+    std::size_t count = 1;
+    for (index_t d : t.shape) count *= static_cast<std::size_t>(d);
+    header[t.name] = {
+        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * count}}};
+    offset += 4 * count;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
+  std::vector<char> image(8 + text.size() + offset);
+  std::uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i, n >>= 8)
+    image[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xFF);
+  std::memcpy(image.data() + 8, text.data(), text.size());
+  char* data = image.data() + 8 + text.size();
+  for (const NamedTensor& t : tensors) {
+    std::size_t count = 1;
+    for (index_t d : t.shape) count *= static_cast<std::size_t>(d);
+    std::memcpy(data, t.data, 4 * count);
+    data += 4 * count;
+  }
+  return image;
+}
+
+/// Writes `tensors` as F32 to `path`; throws sse::invalid_argument on an I/O error.
+inline void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors) {
+  const std::vector<char> image = safetensors_image(tensors);
+  std::ofstream file(path, std::ios::binary);
+  file.write(image.data(), static_cast<std::streamsize>(image.size()));
+  if (!file) report_invalid_argument(path + ": cannot write file");
+}
+
+}  // namespace sse::io
