@@ -1,0 +1,64 @@
+#pragma once
+
+/// \file
+/// The SwiGLU MLP of SSE-H blocks (DESIGN.md section 4), upstream names:
+///
+///   y = down_proj( silu(gate_proj(x)) * up_proj(x) )
+///   gate_proj, up_proj: [I, D]; down_proj: [D, I]; no biases
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "sse/layers/activations.hpp"
+#include "sse/layers/linear.hpp"
+#include "sse/layers/weights.hpp"
+
+namespace sse {
+
+class SwiGluMlp {
+ public:
+  /// The keys and shapes this MLP takes, for check_parameters.
+  static std::vector<ParameterSpec> parameters(index_t hidden, index_t intermediate) {
+    return {{"gate_proj.weight", {intermediate, hidden}},
+            {"up_proj.weight", {intermediate, hidden}},
+            {"down_proj.weight", {hidden, intermediate}}};
+  }
+
+  /// Takes the three weights from validated `weights` (see parameters()).
+  SwiGluMlp(const Weights& weights, index_t hidden, index_t intermediate)
+      : hidden_(hidden),
+        intermediate_(intermediate),
+        gate_(weights.at("gate_proj.weight").data),
+        up_(weights.at("up_proj.weight").data),
+        down_(weights.at("down_proj.weight").data) {}
+
+  index_t hidden() const noexcept { return hidden_; }
+  index_t intermediate() const noexcept { return intermediate_; }
+  /// Scratch elements forward() needs for `rows` rows.
+  std::size_t scratch_size(index_t rows) const noexcept {
+    return static_cast<std::size_t>(2 * rows * intermediate_);
+  }
+
+  /// y [rows, D] = the MLP of x [rows, D]; `scratch` holds scratch_size(rows) floats.
+  void forward(ConstMatrixMap<float> x, MatrixMap<float> y, float* scratch) const {
+    const index_t rows = x.rows();
+    MatrixMap<float> gate(scratch, rows, intermediate_, Eigen::OuterStride<>(intermediate_));
+    MatrixMap<float> up(scratch + rows * intermediate_, rows, intermediate_,
+                        Eigen::OuterStride<>(intermediate_));
+    linear<float>(x, gate_.data(), nullptr, gate);
+    linear<float>(x, up_.data(), nullptr, up);
+    for (index_t r = 0; r < rows; ++r) {
+      for (index_t c = 0; c < intermediate_; ++c) gate(r, c) = silu(gate(r, c)) * up(r, c);
+    }
+    linear<float>(ConstMatrixMap<float>(gate.data(), rows, intermediate_,
+                                        Eigen::OuterStride<>(intermediate_)),
+                  down_.data(), nullptr, y);
+  }
+
+ private:
+  index_t hidden_, intermediate_;
+  std::vector<float> gate_, up_, down_;
+};
+
+}  // namespace sse

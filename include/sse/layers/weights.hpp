@@ -1,0 +1,121 @@
+#pragma once
+
+/// \file
+/// `Weights`: float32 parameters addressed by upstream state_dict keys (`q_proj.weight`,
+/// `lora_q_proj.0.weight`, `gk_proj.1.1.bias`, `A_log`, ...), loaded from a directory of
+/// `<key>.npy` files or from a `.safetensors` file (optionally only the keys under a prefix such
+/// as `model.layers.3.attn.`, with the prefix removed). A layer states the keys and shapes it
+/// needs (`ParameterSpec`); `check_parameters` reports the first missing key, wrong shape or
+/// extra key in one line naming the key and where it came from.
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sse/core/shape.hpp"
+#include "sse/error.hpp"
+#include "sse/io/npy.hpp"
+#include "sse/io/safetensors.hpp"
+
+namespace sse {
+
+/// One parameter: shape and C-order float32 data.
+struct Parameter {
+  std::vector<index_t> shape;
+  std::vector<float> data;
+};
+
+/// A key a layer needs and the shape it must have.
+struct ParameterSpec {
+  std::string key;
+  std::vector<index_t> shape;
+};
+
+class Weights {
+ public:
+  Weights() = default;
+  explicit Weights(std::string origin) : origin_(std::move(origin)) {}
+
+  /// Every `<key>.npy` file of `dir` (float32; other files are ignored). Throws
+  /// sse::invalid_argument naming the file on a malformed or non-float32 array.
+  static Weights from_npy_directory(const std::string& dir) {
+    namespace fs = std::filesystem;
+    if (!fs::is_directory(dir)) report_invalid_argument(dir + ": not a directory");
+    Weights weights(dir);
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+      const fs::path path = entry.path();
+      if (!entry.is_regular_file() || path.extension() != ".npy") continue;
+      io::NpyArray array = io::read_npy(path.string());
+      if (array.dtype != io::DType::kFloat32) {
+        report_invalid_argument(path.string() + ": expected dtype float32, got " +
+                                io::dtype_name(array.dtype));
+      }
+      weights.add(path.stem().string(), array.shape, array.to_vector<float>());
+    }
+    return weights;
+  }
+
+  /// The tensors of `file` whose key starts with `prefix`, prefix removed, as float32.
+  static Weights from_safetensors(const io::SafetensorsFile& file, const std::string& prefix,
+                                  const std::string& origin) {
+    Weights weights(prefix.empty() ? origin : origin + " (keys under '" + prefix + "')");
+    for (const auto& [key, entry] : file.tensors) {
+      if (key.compare(0, prefix.size(), prefix) != 0) continue;
+      weights.add(key.substr(prefix.size()), entry.shape, file.to_float32(key));
+    }
+    return weights;
+  }
+
+  static Weights from_safetensors(const std::string& path, const std::string& prefix = "") {
+    return from_safetensors(io::read_safetensors(path), prefix, path);
+  }
+
+  void add(const std::string& key, std::vector<index_t> shape, std::vector<float> data) {
+    params_[key] = Parameter{std::move(shape), std::move(data)};
+  }
+  bool contains(const std::string& key) const { return params_.count(key) != 0; }
+  std::size_t size() const noexcept { return params_.size(); }
+  const std::string& origin() const noexcept { return origin_; }
+
+  /// The parameter `key`; precondition: present (see check_parameters).
+  const Parameter& at(const std::string& key) const { return params_.at(key); }
+
+  /// Keys in sorted order.
+  std::vector<std::string> keys() const {
+    std::vector<std::string> out;
+    for (const auto& entry : params_) out.push_back(entry.first);
+    return out;
+  }
+
+ private:
+  std::string origin_;
+  std::map<std::string, Parameter> params_;
+};
+
+/// Every spec is present with its shape, and no other key is: the first problem, in one line
+/// naming the key and the weights' origin.
+inline Status check_parameters(const Weights& weights, const std::vector<ParameterSpec>& specs) {
+  const std::string from = weights.origin().empty() ? "" : " in " + weights.origin();
+  for (const ParameterSpec& spec : specs) {
+    if (!weights.contains(spec.key)) {
+      return Status::error(spec.key + ": missing" + from + " (expected float32 " +
+                           format_shape(spec.shape) + ")");
+    }
+    const std::vector<index_t>& shape = weights.at(spec.key).shape;
+    if (shape != spec.shape) {
+      return Status::error(spec.key + ": expected shape " + format_shape(spec.shape) + ", got " +
+                           format_shape(shape) + from);
+    }
+  }
+  for (const std::string& key : weights.keys()) {
+    bool expected = false;
+    for (const ParameterSpec& spec : specs) expected = expected || spec.key == key;
+    if (!expected) return Status::error(key + ": unexpected key" + from + " (not a parameter)");
+  }
+  return {};
+}
+
+}  // namespace sse
