@@ -1,0 +1,209 @@
+#pragma once
+
+/// \file
+/// The float64 oracle of the SSE layers (layers/sse_layer.hpp): every step of DESIGN.md
+/// section 4 as plain loops over tokens, heads and channels, then the float64 SSE oracle.
+/// Weights are assumed valid (check_parameters).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "sse/layers/sse_layer.hpp"
+#include "sse/layers/weights.hpp"
+#include "sse/reference/naive_sse.hpp"
+
+namespace sse::reference {
+
+/// What a layer carries between calls, in double: states [B,1+N,HV,K,V] and the convolution
+/// histories [B,W-1,H*K] (empty: zeros).
+struct LayerState {
+  std::vector<double> state, q_conv, k_conv;
+};
+
+namespace detail {
+
+/// y [rows, out] = x [rows, in] W^T (+ b), W from `key` as [out, in].
+inline std::vector<double> project(const Weights& w, const std::string& key,
+                                   const std::vector<double>& x, index_t rows,
+                                   const std::string& bias = "") {
+  const Parameter& p = w.at(key);
+  const index_t out = p.shape[0], in = p.shape[1];
+  std::vector<double> y(static_cast<std::size_t>(rows * out), 0.0);
+  for (index_t r = 0; r < rows; ++r) {
+    for (index_t o = 0; o < out; ++o) {
+      double sum = bias.empty() ? 0.0 : double(w.at(bias).data[o]);
+      for (index_t i = 0; i < in; ++i) sum += x[r * in + i] * double(p.data[o * in + i]);
+      y[r * out + o] = sum;
+    }
+  }
+  return y;
+}
+
+inline double silu(double x) { return x / (1.0 + std::exp(-x)); }
+
+}  // namespace detail
+
+/// y [B,T,D] of the layer for x [B,T,D]; `carry` (if given) holds the state before the call and
+/// receives the state after it.
+template <class Rule>
+std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
+                              const std::vector<double>& x, index_t B, index_t T,
+                              LayerState* carry = nullptr) {
+  constexpr bool gla = std::is_same_v<Rule, GlaRule>;
+  const index_t H = c.heads, K = c.head_dim, V = c.value_dim;
+  const index_t HV = c.value_heads(), HK = H * K, N = c.partitions, rows = B * T;
+  const index_t W = c.conv_size, group = HV / H;
+  using detail::project;
+
+  std::vector<double> q1 = project(w, "q_proj.weight", x, rows);
+  std::vector<double> k1 = project(w, "k_proj.weight", x, rows);
+  std::vector<double> q2 =
+      project(w, "lora_q_proj.1.weight", project(w, "lora_q_proj.0.weight", x, rows), rows);
+  std::vector<double> k2 =
+      project(w, "lora_k_proj.1.weight", project(w, "lora_k_proj.0.weight", x, rows), rows);
+  for (std::size_t i = 0; i < q2.size(); ++i) q2[i] += q1[i], k2[i] += k1[i];
+  std::vector<double> v = project(w, "v_proj.weight", x, rows);
+  const std::vector<double> eta_d = project(w, "e_proj.weight", x, rows);
+
+  if (c.use_short_conv) {  // y[t] = sum_j w[c, j] x[t - (W-1) + j], history before t = 0
+    struct Conv {
+      const char* key;
+      std::vector<double>* values;
+      std::vector<double>* history;
+    };
+    for (const Conv& conv :
+         {Conv{"q_conv1d_shared.weight", &q1, carry ? &carry->q_conv : nullptr},
+          Conv{"k_conv1d_shared.weight", &k1, carry ? &carry->k_conv : nullptr}}) {
+      std::vector<double>* t = conv.values;
+      std::vector<double>* hist = conv.history;
+      const std::vector<float>& weight = w.at(conv.key).data;
+      std::vector<double> out(t->size());
+      for (index_t b = 0; b < B; ++b) {
+        auto input = [&](index_t s, index_t ch) {  // position s may be negative: history
+          if (s >= 0) return (*t)[(b * T + s) * HK + ch];
+          if (hist == nullptr || hist->empty()) return 0.0;
+          return (*hist)[(b * (W - 1) + (W - 1 + s)) * HK + ch];
+        };
+        for (index_t s = 0; s < T; ++s) {
+          for (index_t ch = 0; ch < HK; ++ch) {
+            double sum = 0;
+            for (index_t j = 0; j < W; ++j) sum += weight[ch * W + j] * input(s - (W - 1) + j, ch);
+            out[(b * T + s) * HK + ch] = sum;
+          }
+        }
+        if (hist != nullptr) {
+          std::vector<double> next(static_cast<std::size_t>((W - 1) * HK));
+          for (index_t j = 0; j < W - 1; ++j) {
+            for (index_t ch = 0; ch < HK; ++ch) next[j * HK + ch] = input(T - (W - 1) + j, ch);
+          }
+          hist->resize(static_cast<std::size_t>(B * (W - 1) * HK));
+          std::copy(next.begin(), next.end(), hist->begin() + b * (W - 1) * HK);
+        }
+      }
+      *t = out;
+    }
+  }
+
+  for (std::vector<double>* t : {&q1, &q2, &v}) {
+    for (double& e : *t) e = detail::silu(e);
+  }
+  for (std::vector<double>* t : {&k1, &k2}) {
+    for (index_t r = 0; r < rows * H; ++r) {
+      double* row = t->data() + r * K;
+      if (gla) {
+        double largest = row[0], sum = 0;
+        for (index_t i = 1; i < K; ++i) largest = std::max(largest, row[i]);
+        for (index_t i = 0; i < K; ++i) sum += std::exp(row[i] - largest);
+        for (index_t i = 0; i < K; ++i) row[i] = std::exp(row[i] - largest) / sum;
+      } else {
+        for (index_t i = 0; i < K; ++i) row[i] = detail::silu(row[i]);
+      }
+    }
+  }
+
+  // Gates, then everything per value head j (q/k head j / group).
+  const index_t gw = gla ? K : 1;
+  std::vector<double> g1(static_cast<std::size_t>(rows * HV * gw)), g2(g1.size());
+  std::vector<double> beta1(static_cast<std::size_t>(rows * HV)), beta2(beta1.size());
+  if constexpr (gla) {
+    for (const auto& [i, g] : {std::pair{"0", &g1}, std::pair{"1", &g2}}) {
+      const std::string base = std::string("gk_proj.") + i;
+      const std::vector<double> per_key = project(
+          w, base + ".1.weight", project(w, base + ".0.weight", x, rows), rows, base + ".1.bias");
+      for (index_t r = 0; r < rows; ++r) {
+        for (index_t j = 0; j < HV; ++j) {
+          for (index_t d = 0; d < K; ++d) {
+            const double z = per_key[(r * H + j / group) * K + d];
+            (*g)[(r * HV + j) * K + d] =
+                (std::min(z, 0.0) - std::log1p(std::exp(-std::abs(z)))) / 16;
+          }
+        }
+      }
+    }
+  } else {
+    const std::vector<double> a = project(w, "a_proj.weight", x, rows);
+    const std::vector<double> b = project(w, "b_proj.weight", x, rows);
+    for (index_t r = 0; r < rows; ++r) {
+      for (index_t j = 0; j < 2 * HV; ++j) {
+        const double z = a[r * 2 * HV + j] + w.at("dt_bias").data[j];
+        const double softplus = z > 20 ? z : std::log1p(std::exp(z));
+        const double gate = -std::exp(double(w.at("A_log").data[j])) * softplus;
+        const double beta = (c.allow_neg_eigval ? 2.0 : 1.0) / (1.0 + std::exp(-b[r * 2 * HV + j]));
+        (j < HV ? g1 : g2)[r * HV + j % HV] = gate;
+        (j < HV ? beta1 : beta2)[r * HV + j % HV] = beta;
+      }
+    }
+  }
+  auto widen = [&](const std::vector<double>& t) {
+    std::vector<double> out(static_cast<std::size_t>(rows * HV * K));
+    for (index_t r = 0; r < rows; ++r) {
+      for (index_t j = 0; j < HV; ++j) {
+        for (index_t d = 0; d < K; ++d) out[(r * HV + j) * K + d] = t[(r * H + j / group) * K + d];
+      }
+    }
+    return out;
+  };
+  const std::vector<double> Q1 = widen(q1), Q2 = widen(q2), K1 = widen(k1), K2 = widen(k2);
+  const std::vector<float> eta(eta_d.begin(), eta_d.end());
+
+  SseInputs<Rule, double> in;
+  in.q1 = {Q1.data(), {B, T, HV, K}}, in.k1 = {K1.data(), {B, T, HV, K}};
+  in.q2 = {Q2.data(), {B, T, HV, K}}, in.k2 = {K2.data(), {B, T, HV, K}};
+  in.v = {v.data(), {B, T, HV, V}};
+  in.eta = {eta.data(), {B, T, N}};
+  if constexpr (gla) {
+    in.g1 = {g1.data(), {B, T, HV, K}}, in.g2 = {g2.data(), {B, T, HV, K}};
+  } else {
+    in.g1 = {g1.data(), {B, T, HV}}, in.g2 = {g2.data(), {B, T, HV}};
+    in.beta1 = {beta1.data(), {B, T, HV}}, in.beta2 = {beta2.data(), {B, T, HV}};
+  }
+  if (carry != nullptr && !carry->state.empty())
+    in.h0 = {carry->state.data(), {B, 1 + N, HV, K, V}};
+  AttentionOptions options;
+  options.writers = c.writers, options.readers = c.readers;
+  options.allow_neg_eigval = c.allow_neg_eigval;
+  options.qk_l2norm = !gla;
+  const SseResult r = sse_attention<Rule>(in, options);
+  if (carry != nullptr) carry->state = r.ht;
+
+  std::vector<double> o = r.o;
+  std::vector<double> gate;
+  if (c.use_output_gate)
+    gate = project(w, "g_proj.1.weight", project(w, "g_proj.0.weight", x, rows), rows);
+  for (index_t row = 0; row < rows * HV; ++row) {
+    double ms = 0;
+    for (index_t j = 0; j < V; ++j) ms += o[row * V + j] * o[row * V + j];
+    const double inv = 1.0 / std::sqrt(ms / double(V) + c.norm_eps);
+    for (index_t j = 0; j < V; ++j) {
+      double e = o[row * V + j] * inv * double(w.at("o_norm.weight").data[j]);
+      if (c.use_output_gate) e *= detail::silu(gate[row * V + j]);
+      o[row * V + j] = e;
+    }
+  }
+  return project(w, "o_proj.weight", o, rows);
+}
+
+}  // namespace sse::reference

@@ -1,0 +1,129 @@
+// SseLayer<GlaRule> and SseLayer<GdnRule> (layers/sse_layer.hpp) against the float64 plain-loop
+// layer (reference/naive_layers.hpp), and prefill followed by decode steps == one prefill.
+
+#include "sse/layers/sse_layer.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "sse/reference/naive_layers.hpp"
+
+#include "support/compare.hpp"
+#include "support/random.hpp"
+
+namespace sse::test {
+namespace {
+
+/// Random weights for `config`, scaled like a trained layer's (1 / sqrt(fan-in)).
+template <class Rule>
+Weights weights_for(const SseLayerConfig& config, std::uint64_t seed) {
+  Weights w;
+  for (const ParameterSpec& spec : SseLayer<Rule>::parameters(config)) {
+    std::size_t n = 1;
+    for (index_t d : spec.shape) n *= std::size_t(d);
+    const double fan_in = spec.shape.size() > 1 ? double(spec.shape[1]) : 1.0;
+    std::vector<float> data = randn<float>(n, seed++, 1.0 / std::sqrt(fan_in));
+    if (spec.key == "o_norm.weight") {
+      for (float& e : data) e = 1.0f + 0.2f * e;
+    } else if (spec.key == "A_log") {
+      data = uniform<float>(n, seed++, -1.0, 0.5);
+    }
+    w.add(spec.key, spec.shape, data);
+  }
+  return w;
+}
+
+SseLayerConfig small_config(bool grouped, bool conv, bool gate) {
+  SseLayerConfig c;
+  c.hidden = 24, c.heads = 2, c.v_heads = grouped ? 4 : 2, c.head_dim = 8, c.value_dim = 12;
+  c.partitions = 4, c.writers = c.readers = 1;
+  c.use_short_conv = conv, c.use_output_gate = gate;
+  return c;
+}
+
+template <class Rule>
+class SseLayerTest : public ::testing::Test {};
+using Rules = ::testing::Types<GlaRule, GdnRule>;
+TYPED_TEST_SUITE(SseLayerTest, Rules);
+
+TYPED_TEST(SseLayerTest, MatchesFloat64Layer) {
+  using Rule = TypeParam;
+  const index_t B = 2, T = 37;
+  std::uint64_t seed = 100;
+  for (bool grouped : {false, true}) {
+    for (bool conv : {false, true}) {
+      for (bool gate : {true, false}) {
+        const SseLayerConfig config = small_config(grouped, conv, gate);
+        const Weights weights = weights_for<Rule>(config, seed += 50);
+        const SseLayer<Rule> layer(config, weights);
+        const std::vector<float> x = randn<float>(std::size_t(B * T * config.hidden), seed + 1);
+        std::vector<float> y = poisoned<float>(x.size());
+        layer.forward({x.data(), {B, T, config.hidden}}, {y.data(), {B, T, config.hidden}});
+        const std::vector<double> xd(x.begin(), x.end());
+        const auto ref = reference::sse_layer<Rule>(config, weights, xd, B, T);
+        EXPECT_LT(rel_error(y, ref), 1e-5)
+            << "grouped=" << grouped << " conv=" << conv << " gate=" << gate;
+      }
+    }
+  }
+}
+
+// Prefill of 30 tokens, then 8 decode steps through the cache == one call over 38 tokens; and
+// the cache equals the float64 layer's carried state.
+TYPED_TEST(SseLayerTest, PrefillThenDecodeEqualsOnePrefill) {
+  using Rule = TypeParam;
+  const index_t B = 2, T = 38, P = 30;
+  const SseLayerConfig config = small_config(true, true, true);
+  const SseLayer<Rule> layer(config, weights_for<Rule>(config, 7));
+  const index_t D = config.hidden;
+  const std::vector<float> x = randn<float>(std::size_t(B * T * D), 8);
+  std::vector<float> full(x.size());
+  auto full_cache = layer.make_cache(B);
+  layer.forward({x.data(), {B, T, D}}, {full.data(), {B, T, D}}, &full_cache);
+
+  auto cache = layer.make_cache(B);
+  std::vector<float> stepped(x.size());
+  auto run = [&](index_t from, index_t count) {
+    std::vector<float> xs(std::size_t(B * count * D)), ys(xs.size());
+    for (index_t b = 0; b < B; ++b) {
+      std::copy_n(x.data() + (b * T + from) * D, count * D, xs.data() + b * count * D);
+    }
+    layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
+    for (index_t b = 0; b < B; ++b) {
+      std::copy_n(ys.data() + b * count * D, count * D, stepped.data() + (b * T + from) * D);
+    }
+  };
+  run(0, P);
+  for (index_t t = P; t < T; ++t) run(t, 1);
+  EXPECT_LT(rel_error(stepped, full), 1e-5);
+  EXPECT_LT(rel_error(cache.state, full_cache.state), 1e-5);
+  EXPECT_EQ(cache.q_conv, full_cache.q_conv);
+  EXPECT_EQ(cache.k_conv, full_cache.k_conv);
+}
+
+TEST(SseLayer, WeightAndShapeErrorsNameTheKey) {
+  const SseLayerConfig config = small_config(false, false, true);
+  Weights weights = weights_for<GlaRule>(config, 3);
+  Weights missing;
+  for (const std::string& key : weights.keys()) {
+    if (key != "gk_proj.1.1.bias") missing.add(key, weights.at(key).shape, weights.at(key).data);
+  }
+  try {
+    SseLayer<GlaRule> layer(config, missing);
+    ADD_FAILURE() << "no error";
+  } catch (const sse::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "gk_proj.1.1.bias: missing (expected float32 [16])");
+  }
+  weights.add("extra.weight", {1}, {0.0f});
+  EXPECT_THROW(SseLayer<GlaRule>(config, weights), sse::invalid_argument);
+
+  const SseLayer<GlaRule> layer(config, weights_for<GlaRule>(config, 4));
+  std::vector<float> x(2 * 3 * 23), y(x.size());
+  EXPECT_THROW(layer.forward({x.data(), {2, 3, 23}}, {y.data(), {2, 3, 23}}),
+               sse::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sse::test
