@@ -8,6 +8,7 @@
 
 #include "attention_command.hpp"
 #include "cli.hpp"
+#include "layer_command.hpp"
 #include "scan_command.hpp"
 
 namespace {
@@ -21,6 +22,11 @@ constexpr const char* kUsage =
     "       [--threads N] [--repeat R] [--key-rows R]\n"
     "       the SSE operator: q1, q2, k1, k2, v, eta, g1, g2[, beta1, beta2][, h0][, cu_seqlens]\n"
     "       -> o, ht\n"
+    "  layer --base {gla|gdn} --weights DIR --heads H --in x.npy --out DIR [--v-heads HV]\n"
+    "       [--writers KW] [--readers KR] [--norm-eps E] [--allow-neg-eigval]\n"
+    "       [--no-output-gate] [--short-conv] [--path ...] [--mode ...] [--threads N]\n"
+    "       [--repeat R]\n"
+    "       one SSE-GLA or SSE-GDN layer: <state_dict key>.npy weights, x [B,T,D] -> y\n"
     "  --key-rows R (GLA): the row-level sparse update; keys are logits, each token writes\n"
     "       its top-R state rows\n"
     "  scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
@@ -36,14 +42,15 @@ int main(int argc, char** argv) {
   try {
     if (command == "scan") return sse_run::scan_command(argc, argv);
     if (command == "attention") return sse_run::attention_command(argc, argv);
+    if (command == "layer") return sse_run::layer_command(argc, argv);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (command == "layer" || command == "generate") {
+    if (command == "generate") {
       throw sse_run::UsageError("'" + command +
-                                "' is not available in this version of sse-run (only 'scan' "
-                                "and 'attention')");
+                                "' is not available in this version of sse-run (only 'scan', "
+                                "'attention' and 'layer')");
     }
     throw sse_run::UsageError(command.empty()
                                   ? "missing command (try sse-run --help)"

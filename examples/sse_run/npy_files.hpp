@@ -28,11 +28,10 @@ inline std::string npy_path(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / (name + ".npy")).string();
 }
 
-/// Reads DIR/<name>.npy, which must be float32 of rank `rank` (`layout` names the dimensions
+/// Reads the .npy file `path`, which must be float32 of rank `rank` (`layout` names the dimensions
 /// for messages). Absent and optional: an empty FloatArray.
-inline FloatArray load_float(const std::string& dir, const std::string& name, std::size_t rank,
-                             const std::string& layout, bool optional = false) {
-  const std::string path = npy_path(dir, name);
+inline FloatArray load_float_file(const std::string& path, std::size_t rank,
+                                  const std::string& layout, bool optional = false) {
   if (!fs::exists(path)) {
     if (optional) return {};
     throw UsageError(path + ": missing file (expected float32 " + layout + ")");
@@ -51,6 +50,12 @@ inline FloatArray load_float(const std::string& dir, const std::string& name, st
                      ", got shape " + sse::format_shape(array.shape));
   }
   return {path, array.shape, array.to_vector<float>()};
+}
+
+/// DIR/<name>.npy through load_float_file.
+inline FloatArray load_float(const std::string& dir, const std::string& name, std::size_t rank,
+                             const std::string& layout, bool optional = false) {
+  return load_float_file(npy_path(dir, name), rank, layout, optional);
 }
 
 /// Reads DIR/cu_seqlens.npy if present (else returns an empty vector): int32 or int64, rank 1,

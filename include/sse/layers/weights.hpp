@@ -79,6 +79,8 @@ class Weights {
   bool contains(const std::string& key) const { return params_.count(key) != 0; }
   std::size_t size() const noexcept { return params_.size(); }
   const std::string& origin() const noexcept { return origin_; }
+  /// Where the weights came from, as messages name it (empty: not named).
+  void set_origin(std::string origin) { origin_ = std::move(origin); }
 
   /// The parameter `key`; precondition: present (see check_parameters).
   const Parameter& at(const std::string& key) const { return params_.at(key); }

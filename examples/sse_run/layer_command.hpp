@@ -1,0 +1,130 @@
+#pragma once
+
+// `sse-run layer`: one SSE-GLA or SSE-GDN layer (DESIGN.md sections 4 and 6).
+//
+//   sse-run layer --base {gla|gdn} --weights DIR --heads H --in x.npy --out DIR
+//                 [--v-heads HV] [--writers KW] [--readers KR] [--norm-eps E]
+//                 [--allow-neg-eigval] [--no-output-gate] [--short-conv] [--path ...]
+//                 [--mode ...] [--threads N] [--repeat R]
+//
+// DIR holds one <state_dict key>.npy per parameter. D, N, K = rows(q_proj)/H and
+// V = rows(v_proj)/HV come from the weight shapes (HV defaults to H). x is [B,T,D]; the output
+// y.npy is [B,T,D]. norm-eps defaults to 1e-5.
+
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "common_options.hpp"
+#include "npy_files.hpp"
+#include "timing.hpp"
+#include <sse/sse.hpp>
+
+namespace sse_run {
+
+/// The rows of weight `key` (its first dimension), or a UsageError naming the file.
+inline sse::index_t weight_rows(const sse::Weights& weights, const std::string& dir,
+                                const std::string& key, std::size_t rank) {
+  if (!weights.contains(key)) throw UsageError(npy_path(dir, key) + ": missing file");
+  const sse::Parameter& p = weights.at(key);
+  if (p.shape.size() != rank) {
+    throw UsageError(npy_path(dir, key) + ": expected " + std::to_string(rank) +
+                     " dimensions, got shape " + sse::format_shape(p.shape));
+  }
+  return p.shape[0];
+}
+
+template <class Rule>
+int run_layer(const Args& args) {
+  const std::string weights_dir = args.required("--weights");
+  const std::string x_path = args.required("--in");
+  const std::string out_dir = args.required("--out");
+  const long threads = args.integer("--threads", 0, 1, 4096);
+  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+
+  sse::SseLayerConfig config;
+  config.heads = args.integer("--heads", 0, 1, 1 << 20);
+  if (!args.has("--heads")) throw UsageError("--heads is required");
+  config.v_heads = args.integer("--v-heads", config.heads, 1, 1 << 20);
+  config.writers = args.integer("--writers", 1, 1, 1 << 20);
+  config.readers = args.integer("--readers", 1, 1, 1 << 20);
+  double eps = 1e-5;
+  if (args.real("--norm-eps", eps) && !(eps > 0)) throw UsageError("--norm-eps: must be positive");
+  config.norm_eps = eps;
+  config.allow_neg_eigval = args.has("--allow-neg-eigval");
+  config.use_output_gate = !args.has("--no-output-gate");
+  config.use_short_conv = args.has("--short-conv");
+  const std::string path = args.choice("--path", {"auto", "masked", "sparse"}, "auto");
+  config.path = path == "masked"   ? sse::Path::kMasked
+                : path == "sparse" ? sse::Path::kSparse
+                                   : sse::Path::kAuto;
+  config.mode = mode_option(args);
+
+  sse::Weights weights;
+  try {
+    weights = sse::Weights::from_npy_directory(weights_dir);
+  } catch (const sse::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  weights.set_origin("");  // messages name the file instead
+  // The sizes, from the weight shapes.
+  const sse::index_t HK = weight_rows(weights, weights_dir, "q_proj.weight", 2);
+  config.hidden = weights.at("q_proj.weight").shape[1];
+  if (HK % config.heads != 0) {
+    throw UsageError(npy_path(weights_dir, "q_proj.weight") + ": " + std::to_string(HK) +
+                     " rows are not a multiple of --heads " + std::to_string(config.heads));
+  }
+  config.head_dim = HK / config.heads;
+  const sse::index_t HVV = weight_rows(weights, weights_dir, "v_proj.weight", 2);
+  if (config.v_heads % config.heads != 0 || HVV % config.v_heads != 0) {
+    throw UsageError(npy_path(weights_dir, "v_proj.weight") + ": " + std::to_string(HVV) +
+                     " rows do not split into --v-heads " + std::to_string(config.v_heads) +
+                     " (a multiple of --heads " + std::to_string(config.heads) + ")");
+  }
+  config.value_dim = HVV / config.v_heads;
+  config.partitions = weight_rows(weights, weights_dir, "e_proj.weight", 2);
+  if (config.writers > config.partitions || config.readers > config.partitions) {
+    throw UsageError(
+        "--writers/--readers: expected 1 <= k <= N = " + std::to_string(config.partitions) +
+        " (N is the rows of " + npy_path(weights_dir, "e_proj.weight") + ")");
+  }
+  if (config.path == sse::Path::kSparse && config.writers != config.readers) {
+    throw UsageError("--path: the sparse path needs writers == readers");
+  }
+  if (const sse::Status s = sse::check_parameters(weights, sse::SseLayer<Rule>::parameters(config));
+      !s) {
+    // Every message of check_parameters starts with the key: name its file instead.
+    const std::string& message = s.message();
+    const std::size_t colon = message.find(':');
+    throw UsageError(npy_path(weights_dir, message.substr(0, colon)) + message.substr(colon));
+  }
+  const sse::SseLayer<Rule> layer(config, weights);
+
+  const FloatArray x = load_float_file(x_path, 3, "[B,T,D]");
+  if (x.shape[2] != config.hidden) {
+    throw UsageError(x_path + ": expected shape [B,T,D] with D = " + std::to_string(config.hidden) +
+                     " (the columns of " + npy_path(weights_dir, "q_proj.weight") + "), got " +
+                     sse::format_shape(x.shape));
+  }
+  std::vector<float> y(x.data.size());
+  sse::ThreadPool pool(static_cast<std::size_t>(threads));
+  const sse::TensorView<const float, 3> x_view = view_of<3>(x);
+  const sse::TensorView<float, 3> y_view{y.data(), x_view.extents()};
+  run_timed(repeat, [&] { layer.forward(x_view, y_view, nullptr, pool); });
+
+  OutputSet outputs(out_dir);
+  outputs.add("y", y, x.shape);
+  outputs.commit();
+  return 0;
+}
+
+inline int layer_command(int argc, char** argv) {
+  const Args args(argc, argv, 2,
+                  {"--base", "--weights", "--heads", "--in", "--out", "--v-heads", "--writers",
+                   "--readers", "--norm-eps", "--path", "--mode", "--threads", "--repeat"},
+                  {"--allow-neg-eigval", "--no-output-gate", "--short-conv"});
+  const std::string base = args.choice("--base", {"gla", "gdn"}, "");
+  return base == "gla" ? run_layer<sse::GlaRule>(args) : run_layer<sse::GdnRule>(args);
+}
+
+}  // namespace sse_run
