@@ -34,6 +34,7 @@
 #include "sse/layers/linear.hpp"
 #include "sse/layers/mlp.hpp"
 #include "sse/layers/norm.hpp"
+#include "sse/layers/softmax_attention_layer.hpp"
 #include "sse/layers/sse_layer.hpp"
 #include "sse/layers/weights.hpp"
 #include "sse/reference/naive_attention.hpp"

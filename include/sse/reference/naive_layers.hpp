@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "sse/layers/softmax_attention_layer.hpp"
 #include "sse/layers/sse_layer.hpp"
 #include "sse/layers/weights.hpp"
 #include "sse/reference/naive_sse.hpp"
@@ -201,6 +202,64 @@ std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
       double e = o[row * V + j] * inv * double(w.at("o_norm.weight").data[j]);
       if (c.use_output_gate) e *= detail::silu(gate[row * V + j]);
       o[row * V + j] = e;
+    }
+  }
+  return project(w, "o_proj.weight", o, rows);
+}
+
+/// y [B,T,D] of the softmax attention layer for x [B,T,D] at positions 0..T-1: projections,
+/// rotary embedding, causal (windowed) softmax over the visible keys, o_proj; plain loops.
+inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig& c,
+                                                   const Weights& w, const std::vector<double>& x,
+                                                   index_t B, index_t T) {
+  const index_t D = c.hidden, HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim();
+  const index_t rows = B * T, half = hd / 2, group = HQ / HKV;
+  using detail::project;
+  std::vector<double> q = project(w, "q_proj.weight", x, rows, c.qkv_bias ? "q_proj.bias" : "");
+  std::vector<double> k = project(w, "k_proj.weight", x, rows, c.qkv_bias ? "k_proj.bias" : "");
+  const std::vector<double> v =
+      project(w, "v_proj.weight", x, rows, c.qkv_bias ? "v_proj.bias" : "");
+  auto rotate = [&](std::vector<double>& t, index_t heads) {
+    for (index_t r = 0; r < rows; ++r) {
+      const double position = double(r % T);
+      for (index_t h = 0; h < heads; ++h) {
+        double* row = t.data() + (r * heads + h) * hd;
+        for (index_t i = 0; i < half; ++i) {
+          const double angle = position * std::pow(c.rope_theta, -2.0 * double(i) / double(hd));
+          const double x1 = row[i], x2 = row[i + half];
+          row[i] = x1 * std::cos(angle) - x2 * std::sin(angle);
+          row[i + half] = x2 * std::cos(angle) + x1 * std::sin(angle);
+        }
+      }
+    }
+  };
+  rotate(q, HQ);
+  rotate(k, HKV);
+  std::vector<double> o(static_cast<std::size_t>(rows * D), 0.0);
+  const double scale = 1.0 / std::sqrt(double(hd));
+  for (index_t b = 0; b < B; ++b) {
+    for (index_t t = 0; t < T; ++t) {
+      const index_t first = c.window > 0 ? std::max<index_t>(0, t - c.window + 1) : 0;
+      for (index_t h = 0; h < HQ; ++h) {
+        const index_t kv = h / group;
+        std::vector<double> p(static_cast<std::size_t>(t + 1 - first));
+        double largest = -1e300, sum = 0;
+        for (index_t j = first; j <= t; ++j) {
+          double dot = 0;
+          for (index_t i = 0; i < hd; ++i) {
+            dot += q[((b * T + t) * HQ + h) * hd + i] * k[((b * T + j) * HKV + kv) * hd + i];
+          }
+          p[j - first] = dot * scale;
+          largest = std::max(largest, dot * scale);
+        }
+        for (double& e : p) sum += (e = std::exp(e - largest));
+        for (index_t j = first; j <= t; ++j) {
+          for (index_t i = 0; i < hd; ++i) {
+            o[((b * T + t) * HQ + h) * hd + i] +=
+                p[j - first] / sum * v[((b * T + j) * HKV + kv) * hd + i];
+          }
+        }
+      }
     }
   }
   return project(w, "o_proj.weight", o, rows);
