@@ -31,6 +31,8 @@
 #include "sse/kernels/scan_options.hpp"
 #include "sse/kernels/schedule.hpp"
 #include "sse/layers/activations.hpp"
+#include "sse/layers/hybrid_config.hpp"
+#include "sse/layers/hybrid_model.hpp"
 #include "sse/layers/linear.hpp"
 #include "sse/layers/mlp.hpp"
 #include "sse/layers/norm.hpp"

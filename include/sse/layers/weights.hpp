@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +85,27 @@ class Weights {
 
   /// The parameter `key`; precondition: present (see check_parameters).
   const Parameter& at(const std::string& key) const { return params_.at(key); }
+
+  /// Moves the parameter `key` out (empty when absent).
+  std::optional<Parameter> take(const std::string& key) {
+    const auto it = params_.find(key);
+    if (it == params_.end()) return std::nullopt;
+    Parameter p = std::move(it->second);
+    params_.erase(it);
+    return p;
+  }
+
+  /// Moves the parameters whose key starts with `prefix` into a new set, prefix removed (its
+  /// origin names the prefix).
+  Weights take_prefix(const std::string& prefix) {
+    Weights part(origin_.empty() ? "'" + prefix + "'" : origin_ + " under '" + prefix + "'");
+    for (auto it = params_.lower_bound(prefix);
+         it != params_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      part.params_.emplace(it->first.substr(prefix.size()), std::move(it->second));
+      it = params_.erase(it);
+    }
+    return part;
+  }
 
   /// Keys in sorted order.
   std::vector<std::string> keys() const {

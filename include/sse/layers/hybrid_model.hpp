@@ -1,0 +1,214 @@
+#pragma once
+
+/// \file
+/// `HybridModel`: SSE-H (DESIGN.md section 4). Token embeddings, then blocks
+///
+///   x <- x + mixer(rmsnorm(x, attn_norm));   x <- x + mlp(rmsnorm(x, mlp_norm))
+///
+/// where the mixer is an SSE layer (SSE-GLA or SSE-GDN, `linear_attn_type`) or, at the
+/// configured indices, softmax attention; then a final rmsnorm and lm_head (the embedding matrix
+/// when tied). Weight names as upstream: model.embeddings.weight,
+/// model.layers.{i}.attn_norm.weight, model.layers.{i}.attn.*, model.layers.{i}.mlp_norm.weight,
+/// model.layers.{i}.mlp.*, model.norm.weight, lm_head.weight. Prefill and decode go through a
+/// `Cache` (one per mixer).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "sse/core/parallel.hpp"
+#include "sse/error.hpp"
+#include "sse/layers/hybrid_config.hpp"
+#include "sse/layers/linear.hpp"
+#include "sse/layers/mlp.hpp"
+#include "sse/layers/norm.hpp"
+#include "sse/layers/softmax_attention_layer.hpp"
+#include "sse/layers/sse_layer.hpp"
+#include "sse/layers/weights.hpp"
+
+namespace sse {
+
+class HybridModel {
+ public:
+  using Mixer = std::variant<SseLayer<GlaRule>, SseLayer<GdnRule>, SoftmaxAttentionLayer>;
+  using MixerCache = std::variant<SseLayer<GlaRule>::Cache, SseLayer<GdnRule>::Cache,
+                                  SoftmaxAttentionLayer::Cache>;
+
+  /// The decode state of B sequences: one cache per block, and the tokens seen.
+  struct Cache {
+    index_t batch = 0;
+    std::vector<MixerCache> mixers;
+  };
+
+  /// Builds every block from `weights` (all of the model's keys); throws sse::invalid_argument
+  /// naming the first missing, misshapen or extra key.
+  HybridModel(const HybridConfig& config, Weights weights) : config_(config) {
+    const HybridConfig& c = config_;
+    const index_t D = c.hidden_size;
+    embeddings_ = take(weights, "model.embeddings.weight", {c.vocab_size, D});
+    for (index_t i = 0; i < c.num_hidden_layers; ++i) {
+      const std::string prefix = "model.layers." + std::to_string(i) + ".";
+      std::vector<float> attn_norm = take(weights, prefix + "attn_norm.weight", {D});
+      std::vector<float> mlp_norm = take(weights, prefix + "mlp_norm.weight", {D});
+      Mixer mixer = make_mixer(c, i, weights.take_prefix(prefix + "attn."));
+      Weights mlp = weights.take_prefix(prefix + "mlp.");
+      index_t intermediate = c.intermediate_size.value_or(0);
+      if (intermediate == 0 && mlp.contains("gate_proj.weight")) {
+        intermediate = mlp.at("gate_proj.weight").shape[0];
+      }
+      throw_if_error(check_parameters(mlp, SwiGluMlp::parameters(D, intermediate)));
+      blocks_.push_back(Block{std::move(attn_norm), std::move(mlp_norm), std::move(mixer),
+                              SwiGluMlp(mlp, D, intermediate)});
+    }
+    final_norm_ = take(weights, "model.norm.weight", {D});
+    if (!c.tie_word_embeddings) lm_head_ = take(weights, "lm_head.weight", {c.vocab_size, D});
+    if (weights.size() != 0) {
+      report_invalid_argument(weights.keys().front() + ": unexpected key" +
+                              (weights.origin().empty() ? "" : " in " + weights.origin()) +
+                              " (not a parameter of this model)");
+    }
+  }
+
+  const HybridConfig& config() const noexcept { return config_; }
+
+  Cache make_cache(index_t batch) const {
+    Cache cache;
+    cache.batch = batch;
+    for (const Block& block : blocks_) {
+      cache.mixers.push_back(
+          std::visit([batch](const auto& mixer) -> MixerCache { return mixer.make_cache(batch); },
+                     block.mixer));
+    }
+    return cache;
+  }
+
+  /// logits [B,T,vocab] of tokens [B,T] (ids in [0, vocab)), continuing from `cache` when given
+  /// (and updating it). Throws sse::invalid_argument on a bad id or shape.
+  void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits, Cache* cache,
+               Executor& executor) const {
+    const HybridConfig& c = config_;
+    const index_t B = tokens.extent(0), T = tokens.extent(1), D = c.hidden_size;
+    if (logits.extent(0) != B || logits.extent(1) != T || logits.extent(2) != c.vocab_size ||
+        !logits.is_row_major_contiguous()) {
+      report_invalid_argument("logits: expected a contiguous [B,T,vocab] = " +
+                              format_shape(Extents<3>{B, T, c.vocab_size}) + ", got " +
+                              format_shape(logits.extents()));
+    }
+    if (cache != nullptr && cache->batch != B) {
+      report_invalid_argument("cache: made for " + std::to_string(cache->batch) +
+                              " sequences, the input has B = " + std::to_string(B));
+    }
+    const index_t rows = B * T;
+    std::vector<float> x(static_cast<std::size_t>(rows * D));
+    for (index_t b = 0; b < B; ++b) {
+      for (index_t t = 0; t < T; ++t) {
+        const std::int64_t id = tokens(b, t);
+        if (id < 0 || id >= c.vocab_size) {
+          report_invalid_argument("tokens: element [" + std::to_string(b) + "," +
+                                  std::to_string(t) + "] = " + std::to_string(id) +
+                                  " is not a token id in [0, " + std::to_string(c.vocab_size) +
+                                  ")");
+        }
+        std::copy_n(embeddings_.begin() + id * D, D, x.begin() + (b * T + t) * D);
+      }
+    }
+    Cache local = cache == nullptr ? make_cache(B) : Cache{};
+    Cache& state = cache == nullptr ? local : *cache;
+    std::vector<float> normed(x.size()), delta(x.size());
+    std::vector<float> scratch;
+    const float eps = static_cast<float>(c.norm_eps);
+    auto norm_rows = [&](const std::vector<float>& weight) {
+      for (index_t r = 0; r < rows; ++r) {
+        rms_norm_row(x.data() + r * D, weight.data(), eps, normed.data() + r * D,
+                     static_cast<std::size_t>(D));
+      }
+    };
+    auto add_delta = [&] {
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] += delta[i];
+    };
+    for (std::size_t i = 0; i < blocks_.size(); ++i) {
+      const Block& block = blocks_[i];
+      norm_rows(block.attn_norm);
+      const TensorView<const float, 3> in{normed.data(), {B, T, D}};
+      const TensorView<float, 3> out{delta.data(), {B, T, D}};
+      std::visit(
+          [&](const auto& mixer) {
+            using Layer = std::decay_t<decltype(mixer)>;
+            mixer.forward(in, out, &std::get<typename Layer::Cache>(state.mixers[i]), executor);
+          },
+          block.mixer);
+      add_delta();
+      norm_rows(block.mlp_norm);
+      scratch.resize(block.mlp.scratch_size(rows));
+      block.mlp.forward(ConstMatrixMap<float>(normed.data(), rows, D, Eigen::OuterStride<>(D)),
+                        MatrixMap<float>(delta.data(), rows, D, Eigen::OuterStride<>(D)),
+                        scratch.data());
+      add_delta();
+    }
+    norm_rows(final_norm_);
+    const std::vector<float>& head = c.tie_word_embeddings ? embeddings_ : lm_head_;
+    linear<float>(
+        ConstMatrixMap<float>(normed.data(), rows, D, Eigen::OuterStride<>(D)), head.data(),
+        nullptr,
+        MatrixMap<float>(logits.data(), rows, c.vocab_size, Eigen::OuterStride<>(c.vocab_size)));
+  }
+
+  void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits,
+               Cache* cache = nullptr) const {
+    SerialExecutor serial;
+    forward(tokens, logits, cache, serial);
+  }
+
+ private:
+  struct Block {
+    std::vector<float> attn_norm, mlp_norm;
+    Mixer mixer;
+    SwiGluMlp mlp;
+  };
+
+  /// Block i's mixer: softmax attention at the configured indices, else the SSE layer.
+  static Mixer make_mixer(const HybridConfig& c, index_t i, Weights weights) {
+    if (c.is_attention_layer(i)) {
+      return Mixer(std::in_place_type<SoftmaxAttentionLayer>, c.attention_layer(),
+                   std::move(weights));
+    }
+    if (c.linear_attn_type == "gdn") {
+      return Mixer(std::in_place_type<SseLayer<GdnRule>>, c.sse_layer(), std::move(weights));
+    }
+    return Mixer(std::in_place_type<SseLayer<GlaRule>>, c.sse_layer(), std::move(weights));
+  }
+
+  /// Moves parameter `key` out of `weights`, checking its shape.
+  static std::vector<float> take(Weights& weights, const std::string& key,
+                                 const std::vector<index_t>& shape) {
+    const std::string from = weights.origin().empty() ? "" : " in " + weights.origin();
+    std::optional<Parameter> p = weights.take(key);
+    if (!p) {
+      report_invalid_argument(key + ": missing" + from + " (expected float32 " +
+                              format_shape(shape) + ")");
+    }
+    if (p->shape != shape) {
+      report_invalid_argument(key + ": expected shape " + format_shape(shape) + ", got " +
+                              format_shape(p->shape) + from);
+    }
+    return std::move(p->data);
+  }
+
+  HybridConfig config_;
+  std::vector<float> embeddings_, final_norm_, lm_head_;
+  std::vector<Block> blocks_;
+};
+
+/// Greedy generation: the argmax of logits (lowest id on ties).
+inline std::int64_t argmax_token(const float* logits, index_t vocab) noexcept {
+  index_t best = 0;
+  for (index_t i = 1; i < vocab; ++i) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return best;
+}
+
+}  // namespace sse
