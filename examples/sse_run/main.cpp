@@ -8,6 +8,7 @@
 
 #include "attention_command.hpp"
 #include "cli.hpp"
+#include "generate_command.hpp"
 #include "layer_command.hpp"
 #include "scan_command.hpp"
 
@@ -27,6 +28,9 @@ constexpr const char* kUsage =
     "       [--no-output-gate] [--short-conv] [--path ...] [--mode ...] [--threads N]\n"
     "       [--repeat R]\n"
     "       one SSE-GLA or SSE-GDN layer: <state_dict key>.npy weights, x [B,T,D] -> y\n"
+    "  generate --model DIR --tokens I,J,... --max-new N [--logits FILE] [--threads N]\n"
+    "       [--repeat R]\n"
+    "       an SSE-H model (config.json + model.safetensors): greedy ids on stdout\n"
     "  --key-rows R (GLA): the row-level sparse update; keys are logits, each token writes\n"
     "       its top-R state rows\n"
     "  scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
@@ -43,14 +47,10 @@ int main(int argc, char** argv) {
     if (command == "scan") return sse_run::scan_command(argc, argv);
     if (command == "attention") return sse_run::attention_command(argc, argv);
     if (command == "layer") return sse_run::layer_command(argc, argv);
+    if (command == "generate") return sse_run::generate_command(argc, argv);
     if (command == "--help" || command == "-h" || command == "help") {
       std::fputs(kUsage, stdout);
       return 0;
-    }
-    if (command == "generate") {
-      throw sse_run::UsageError("'" + command +
-                                "' is not available in this version of sse-run (only 'scan', "
-                                "'attention' and 'layer')");
     }
     throw sse_run::UsageError(command.empty()
                                   ? "missing command (try sse-run --help)"

@@ -1,0 +1,117 @@
+#pragma once
+
+// `sse-run generate`: an SSE-H model (DESIGN.md sections 4 and 6).
+//
+//   sse-run generate --model DIR --tokens I,J,... --max-new N [--logits FILE]
+//                    [--threads N] [--repeat R]
+//
+// DIR holds config.json and model.safetensors (F32, BF16 or F16; a tied model has no
+// lm_head.weight). The prompt is prefilled, then exactly N tokens are decoded greedily (argmax,
+// lowest id on ties). stdout gets the N ids, comma-separated, on one line; latencies go to
+// stderr. --logits FILE writes the prompt's logits, float32 [T_prompt, vocab].
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "npy_files.hpp"
+#include "timing.hpp"
+#include <sse/sse.hpp>
+
+namespace sse_run {
+
+/// "I,J,..." -> ids (at least one, each in [0, vocab)).
+inline std::vector<std::int64_t> parse_tokens(const std::string& text, sse::index_t vocab) {
+  std::vector<std::int64_t> ids;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    char* end = nullptr;
+    const long long id = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0') {
+      throw UsageError("--tokens: expected comma-separated token ids, got '" + text + "'");
+    }
+    if (id < 0 || id >= vocab) {
+      throw UsageError("--tokens: id " + item + " is not in [0, " + std::to_string(vocab) +
+                       ") (vocab_size of the model)");
+    }
+    ids.push_back(id);
+    at = comma + 1;
+  }
+  return ids;
+}
+
+inline int generate_command(int argc, char** argv) {
+  const Args args(argc, argv, 2,
+                  {"--model", "--tokens", "--max-new", "--logits", "--threads", "--repeat"}, {});
+  const std::string dir = args.required("--model");
+  const std::string token_text = args.required("--tokens");
+  if (!args.has("--max-new")) throw UsageError("--max-new is required");
+  const long max_new = args.integer("--max-new", 0, 0, 1 << 24);
+  const long threads = args.integer("--threads", 0, 1, 4096);
+  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+
+  sse::HybridConfig config;
+  std::unique_ptr<sse::HybridModel> model;
+  try {
+    config = sse::read_hybrid_config((fs::path(dir) / "config.json").string());
+    const std::string weights_path = (fs::path(dir) / "model.safetensors").string();
+    model =
+        std::make_unique<sse::HybridModel>(config, sse::Weights::from_safetensors(weights_path));
+  } catch (const sse::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const std::vector<std::int64_t> prompt = parse_tokens(token_text, config.vocab_size);
+  const auto T = static_cast<sse::index_t>(prompt.size());
+  const sse::index_t vocab = config.vocab_size;
+  sse::ThreadPool pool(static_cast<std::size_t>(threads));
+
+  std::vector<float> prompt_logits(static_cast<std::size_t>(T * vocab));
+  std::vector<std::int64_t> generated;
+  double prefill_ms = 0, decode_ms = 0;
+  run_timed(repeat, [&] {
+    using Clock = std::chrono::steady_clock;
+    generated.clear();
+    auto cache = model->make_cache(1);
+    const auto start = Clock::now();
+    model->forward({prompt.data(), {1, T}}, {prompt_logits.data(), {1, T, vocab}}, &cache, pool);
+    const auto prefilled = Clock::now();
+    std::vector<float> logits(static_cast<std::size_t>(vocab));
+    const float* last = prompt_logits.data() + (T - 1) * vocab;
+    for (long n = 0; n < max_new; ++n) {
+      generated.push_back(sse::argmax_token(last, vocab));
+      if (n + 1 == max_new) break;
+      model->forward({&generated.back(), {1, 1}}, {logits.data(), {1, 1, vocab}}, &cache, pool);
+      last = logits.data();
+    }
+    const auto done = Clock::now();
+    prefill_ms = std::chrono::duration<double, std::milli>(prefilled - start).count();
+    decode_ms = std::chrono::duration<double, std::milli>(done - prefilled).count();
+  });
+
+  if (args.has("--logits")) {
+    const std::string path = args.get("--logits");
+    const std::string temporary = path + ".tmp";
+    sse::io::write_npy(temporary, prompt_logits.data(), {T, vocab});
+    fs::rename(temporary, path);
+  }
+  std::string line;
+  for (std::size_t i = 0; i < generated.size(); ++i) {
+    line += (i ? "," : "") + std::to_string(generated[i]);
+  }
+  std::printf("%s\n", line.c_str());
+  std::fprintf(stderr, "prefill %lld tokens: %.3f ms; decode %ld tokens: %.3f ms per token\n",
+               static_cast<long long>(T), prefill_ms, max_new,
+               max_new > 1 ? decode_ms / double(max_new - 1) : 0.0);
+  return 0;
+}
+
+}  // namespace sse_run
