@@ -33,6 +33,7 @@
 #include "sse/layers/activations.hpp"
 #include "sse/layers/hybrid_config.hpp"
 #include "sse/layers/hybrid_model.hpp"
+#include "sse/layers/layer_io.hpp"
 #include "sse/layers/linear.hpp"
 #include "sse/layers/mlp.hpp"
 #include "sse/layers/norm.hpp"

@@ -12,6 +12,7 @@
 
 #include "support/compare.hpp"
 #include "support/layer_weights.hpp"
+#include "support/stepping.hpp"
 
 namespace sse::test {
 namespace {
@@ -28,21 +29,11 @@ TEST(HybridModel, PrefillThenDecodeEqualsOnePrefill) {
       model.forward({tokens.data(), {B, T}}, {full.data(), {B, T, vocab}});
 
       auto cache = model.make_cache(B);
-      std::vector<float> stepped(full.size());
-      auto run = [&](index_t from, index_t count) {
-        std::vector<std::int64_t> part(std::size_t(B * count));
-        std::vector<float> logits(std::size_t(B * count * vocab));
-        for (index_t b = 0; b < B; ++b) {
-          std::copy_n(tokens.data() + b * T + from, count, part.data() + b * count);
-        }
-        model.forward({part.data(), {B, count}}, {logits.data(), {B, count, vocab}}, &cache);
-        for (index_t b = 0; b < B; ++b) {
-          std::copy_n(logits.data() + b * count * vocab, count * vocab,
-                      stepped.data() + (b * T + from) * vocab);
-        }
-      };
-      run(0, P);
-      for (index_t t = P; t < T; ++t) run(t, 1);
+      const std::vector<float> stepped = prefill_then_decode(
+          tokens, B, T, 1, vocab, P,
+          [&](const std::vector<std::int64_t>& part, index_t count, std::vector<float>& logits) {
+            model.forward({part.data(), {B, count}}, {logits.data(), {B, count, vocab}}, &cache);
+          });
       EXPECT_LT(rel_error(stepped, full), 1e-5) << type << " tied=" << tied;
     }
   }

@@ -12,6 +12,7 @@
 
 #include "support/compare.hpp"
 #include "support/random.hpp"
+#include "support/stepping.hpp"
 
 namespace sse::test {
 namespace {
@@ -56,21 +57,13 @@ TEST(SoftmaxAttentionLayer, PrefillThenDecodeEqualsOnePrefill) {
   const SoftmaxAttentionLayer layer(c, attention_weights(c, 70));
   const index_t B = 2, T = 40, P = 25, D = 32;
   const std::vector<float> x = randn<float>(std::size_t(B * T * D), 71);
-  std::vector<float> full(x.size()), stepped(x.size());
+  std::vector<float> full(x.size());
   layer.forward({x.data(), {B, T, D}}, {full.data(), {B, T, D}});
   auto cache = layer.make_cache(B, 4);  // small: the cache must grow on the way
-  auto run = [&](index_t from, index_t count) {
-    std::vector<float> xs(std::size_t(B * count * D)), ys(xs.size());
-    for (index_t b = 0; b < B; ++b) {
-      std::copy_n(x.data() + (b * T + from) * D, count * D, xs.data() + b * count * D);
-    }
-    layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
-    for (index_t b = 0; b < B; ++b) {
-      std::copy_n(ys.data() + b * count * D, count * D, stepped.data() + (b * T + from) * D);
-    }
-  };
-  run(0, P);
-  for (index_t t = P; t < T; ++t) run(t, 1);
+  const std::vector<float> stepped = prefill_then_decode(
+      x, B, T, D, D, P, [&](const std::vector<float>& xs, index_t count, std::vector<float>& ys) {
+        layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
+      });
   EXPECT_EQ(cache.length, T);
   EXPECT_LT(rel_error(stepped, full), 1e-5);
 }

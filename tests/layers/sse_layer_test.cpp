@@ -13,6 +13,7 @@
 #include "support/compare.hpp"
 #include "support/layer_weights.hpp"
 #include "support/random.hpp"
+#include "support/stepping.hpp"
 
 namespace sse::test {
 namespace {
@@ -66,19 +67,10 @@ TYPED_TEST(SseLayerTest, PrefillThenDecodeEqualsOnePrefill) {
   layer.forward({x.data(), {B, T, D}}, {full.data(), {B, T, D}}, &full_cache);
 
   auto cache = layer.make_cache(B);
-  std::vector<float> stepped(x.size());
-  auto run = [&](index_t from, index_t count) {
-    std::vector<float> xs(std::size_t(B * count * D)), ys(xs.size());
-    for (index_t b = 0; b < B; ++b) {
-      std::copy_n(x.data() + (b * T + from) * D, count * D, xs.data() + b * count * D);
-    }
-    layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
-    for (index_t b = 0; b < B; ++b) {
-      std::copy_n(ys.data() + b * count * D, count * D, stepped.data() + (b * T + from) * D);
-    }
-  };
-  run(0, P);
-  for (index_t t = P; t < T; ++t) run(t, 1);
+  const std::vector<float> stepped = prefill_then_decode(
+      x, B, T, D, D, P, [&](const std::vector<float>& xs, index_t count, std::vector<float>& ys) {
+        layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
+      });
   EXPECT_LT(rel_error(stepped, full), 1e-5);
   EXPECT_LT(rel_error(cache.state, full_cache.state), 1e-5);
   EXPECT_EQ(cache.q_conv, full_cache.q_conv);

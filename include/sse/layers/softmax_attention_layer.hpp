@@ -25,6 +25,7 @@
 #include "sse/attention/softmax_attention.hpp"
 #include "sse/core/parallel.hpp"
 #include "sse/error.hpp"
+#include "sse/layers/layer_io.hpp"
 #include "sse/layers/linear.hpp"
 #include "sse/layers/weights.hpp"
 
@@ -99,18 +100,7 @@ class SoftmaxAttentionLayer {
                Executor& executor) const {
     const SoftmaxAttentionConfig& c = config_;
     const index_t B = x.extent(0), T = x.extent(1), D = c.hidden;
-    if (x.extent(2) != D || !x.is_row_major_contiguous()) {
-      report_invalid_argument("x: expected a contiguous [B,T,D] with D = " + std::to_string(D) +
-                              ", got " + format_shape(x.extents()));
-    }
-    if (y.extents() != x.extents() || !y.is_row_major_contiguous()) {
-      report_invalid_argument("y: expected a contiguous " + format_shape(x.extents()) + ", got " +
-                              format_shape(y.extents()));
-    }
-    if (cache != nullptr && cache->batch != B) {
-      report_invalid_argument("cache: made for " + std::to_string(cache->batch) +
-                              " sequences, the input has B = " + std::to_string(B));
-    }
+    detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
     Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
     Cache& kv = cache == nullptr ? local : *cache;
     const index_t HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim(), rows = B * T;

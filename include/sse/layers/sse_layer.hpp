@@ -31,6 +31,7 @@
 #include "sse/core/tensor_view.hpp"
 #include "sse/error.hpp"
 #include "sse/layers/activations.hpp"
+#include "sse/layers/layer_io.hpp"
 #include "sse/layers/linear.hpp"
 #include "sse/layers/norm.hpp"
 #include "sse/layers/weights.hpp"
@@ -190,18 +191,7 @@ class SseLayer {
                Executor& executor) const {
     const SseLayerConfig& c = config_;
     const index_t B = x.extent(0), T = x.extent(1), D = c.hidden;
-    if (x.extent(2) != D || !x.is_row_major_contiguous()) {
-      report_invalid_argument("x: expected a contiguous [B,T,D] with D = " + std::to_string(D) +
-                              ", got " + format_shape(x.extents()));
-    }
-    if (y.extents() != x.extents() || !y.is_row_major_contiguous()) {
-      report_invalid_argument("y: expected a contiguous " + format_shape(x.extents()) + ", got " +
-                              format_shape(y.extents()));
-    }
-    if (cache != nullptr && cache->batch != B) {
-      report_invalid_argument("cache: made for " + std::to_string(cache->batch) +
-                              " sequences, the input has B = " + std::to_string(B));
-    }
+    detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
     const index_t rows = B * T, H = c.heads, K = c.head_dim, V = c.value_dim;
     const index_t HV = c.value_heads(), HK = H * K, N = c.partitions, group = HV / H;
     const Weights& w = weights_;
