@@ -105,6 +105,44 @@ void BM_DenseScan(benchmark::State& state) {
   state.SetLabel(std::string(Rule::kName) + " dense scan");
 }
 
+/// Decode with the state resident and updated in place (h0 == ht), as a serving loop runs it:
+/// one token, so only the shared state and the k selected partitions are touched.
+template <class Rule>
+void BM_SseDecode(benchmark::State& state) {
+  const long K = state.range(1), N = state.range(2), k = state.range(3);
+  Problem<Rule> p(1, K, N);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal;
+  for (float& x : p.ht) x = normal(rng);
+  p.in.h0 = p.out.ht;  // in place
+  sse::SerialExecutor serial;
+  sse::AttentionOptions options;
+  options.writers = options.readers = k;
+  std::vector<std::byte> workspace(
+      sse::sse_attention_workspace_size<Rule>(p.in, p.out, options, serial));
+  for (auto _ : state) {
+    sse::sse_attention<Rule>(p.in, p.out, options, serial,
+                             sse::Workspace(workspace.data(), workspace.size()));
+    benchmark::DoNotOptimize(p.o.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(std::string(Rule::kName) + " decode, state in place");
+}
+
+/// The decode baseline: read and write (1 + k) states of H K V floats once (y = a y + b), the
+/// traffic a decode step cannot avoid, at the cache bandwidth of this machine.
+void BM_TouchedStateReadWrite(benchmark::State& state) {
+  const long K = state.range(1), k = state.range(3);
+  std::vector<float> states(std::size_t((1 + k) * kHeads * K * K), 1.0f);
+  for (auto _ : state) {
+    for (float& x : states) x = 0.999f * x + 0.001f;
+    benchmark::DoNotOptimize(states.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["bytes"] = double(states.size() * sizeof(float) * 2);
+  state.SetLabel("read + write of the touched states");
+}
+
 using sse::GdnRule;
 using sse::GlaRule;
 using sse::Path;
@@ -122,6 +160,13 @@ void dense_args(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+void decode_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"T", "K", "N", "k"})->Args({1, 128, 4, 1})->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK(BM_TouchedStateReadWrite)->Apply(decode_args);
+BENCHMARK(BM_SseDecode<GlaRule>)->Apply(decode_args);
+BENCHMARK(BM_SseDecode<GdnRule>)->Apply(decode_args);
 BENCHMARK(BM_Sse<GlaRule, Path::kSparse>)->Apply(sse_args);
 BENCHMARK(BM_Sse<GlaRule, Path::kMasked>)->Apply(sse_args);
 BENCHMARK(BM_DenseScan<GlaRule>)->Apply(dense_args);
