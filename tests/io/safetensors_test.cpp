@@ -11,9 +11,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "support/random.hpp"
+#include <unistd.h>
 
 namespace sse::test {
 namespace {
