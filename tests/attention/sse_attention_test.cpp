@@ -4,6 +4,7 @@
 #include "sse/attention/sse_attention.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "support/compare.hpp"
 #include "support/configs.hpp"
 #include "support/sse_case.hpp"
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace sse::test {
 namespace {
@@ -354,6 +357,61 @@ TYPED_TEST(SseFloatTest, AbsentStates) {
   out.ht = {};
   sse_attention<Rule>(c.inputs(), out, c.options());
   EXPECT_LT(rel_error(c.o, ref.o), 1e-5);
+}
+
+// A decode step on the sparse path touches only the shared state and the selected partitions:
+// the state lives in place in a pool with one page per (sequence, state) block, and every block
+// no token selects is made inaccessible (PROT_NONE), so reading or writing it would crash. The
+// result equals the same call on ordinary memory.
+TYPED_TEST(SseFloatTest, SparseDecodeTouchesOnlySelectedPartitions) {
+  using Rule = typename TypeParam::Rule;
+  const SseShape shape{3, 1, 2, 16, 8, 5, {}};
+  SseCase<Rule, float> c(shape, 1301, 2, 2);
+  AttentionOptions opt = c.options();
+  opt.path = Path::kSparse;
+  sse_attention<Rule>(c.inputs(), c.outputs(/*with_routing=*/true), opt);
+  const auto o_ref = c.o, ht_ref = c.ht;
+
+  const auto page = std::size_t(::sysconf(_SC_PAGESIZE));
+  const std::size_t block = std::size_t(shape.H * shape.K * shape.V);  // floats per block
+  ASSERT_LE(block * sizeof(float), page);
+  const index_t blocks = 3 * (1 + shape.N);
+  void* memory = ::mmap(nullptr, page * std::size_t(blocks), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(memory, MAP_FAILED);
+  auto* pool = static_cast<float*>(memory);
+  const auto stride = index_t(page / sizeof(float));  // one page per block
+  for (index_t b = 0; b < blocks; ++b) {
+    std::copy_n(c.h0.data() + b * index_t(block), block, pool + b * stride);
+  }
+  std::vector<bool> selected(std::size_t(blocks), false);
+  for (index_t s = 0; s < 3; ++s) {
+    selected[std::size_t(s * (1 + shape.N))] = true;  // the shared state
+    for (index_t i = 0; i < 2; ++i) {
+      selected[std::size_t(s * (1 + shape.N) + 1 + c.writer_ids[std::size_t(s * 2 + i)])] = true;
+    }
+  }
+  for (index_t b = 0; b < blocks; ++b) {
+    if (!selected[std::size_t(b)]) {
+      ASSERT_EQ(::mprotect(pool + b * stride, page, PROT_NONE), 0);
+    }
+  }
+  auto in = c.inputs();
+  auto out = c.outputs();
+  const Extents<5> extents{3, 1 + shape.N, shape.H, shape.K, shape.V};
+  const Extents<5> strides{(1 + shape.N) * stride, stride, shape.K * shape.V, shape.V, 1};
+  in.h0 = {pool, extents, strides};
+  out.ht = {pool, extents, strides};
+  c.poison();
+  sse_attention<Rule>(in, out, opt);
+  EXPECT_TRUE(same_bits(c.o, o_ref));
+  for (index_t b = 0; b < blocks; ++b) {
+    if (!selected[std::size_t(b)]) continue;
+    EXPECT_EQ(0, std::memcmp(pool + b * stride, ht_ref.data() + b * index_t(block),
+                             block * sizeof(float)))
+        << "state block " << b;
+  }
+  ::munmap(memory, page * std::size_t(blocks));
 }
 
 }  // namespace

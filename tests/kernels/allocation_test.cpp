@@ -106,10 +106,12 @@ TEST(SseAllocation, NoneWithACallerWorkspace) {
     for (index_t T : {index_t(1), index_t(100)}) {
       for (Path path : {Path::kMasked, Path::kSparse}) {
         for (Mode mode : {Mode::kChunk, Mode::kRecurrent}) {
-          EXPECT_EQ(allocations_during_sse<GlaRule>(T, 64, path, mode, *executor), 0)
-              << "GLA T=" << T << " path " << int(path) << " mode " << int(mode);
-          EXPECT_EQ(allocations_during_sse<GdnRule>(T, 33, path, mode, *executor), 0)
-              << "GDN T=" << T << " path " << int(path) << " mode " << int(mode);
+          for (index_t K : {index_t(33), index_t(128)}) {
+            EXPECT_EQ(allocations_during_sse<GlaRule>(T, K, path, mode, *executor), 0)
+                << "GLA K=" << K << " T=" << T << " path " << int(path) << " mode " << int(mode);
+            EXPECT_EQ(allocations_during_sse<GdnRule>(T, K, path, mode, *executor), 0)
+                << "GDN K=" << K << " T=" << T << " path " << int(path) << " mode " << int(mode);
+          }
         }
       }
     }

@@ -66,7 +66,6 @@ struct SseCall {
   const SseInputs<Rule, T>& in;
   const SseOutputs<T>& out;
   SseDims d;
-  index_t KR;  // readers per token
   Sequences sequences;
   RoutingView routing;  // the caller's views or the workspace's
   T* partial;           // [B*T, KR, H, V] the read rows of every partition
@@ -76,12 +75,14 @@ struct SseCall {
   Mode mode;
   index_t key_rows;  // DESIGN.md section 2b; 0: dense keys
 
+  /// Readers per token (k_r).
+  index_t readers() const noexcept { return routing.reader_ids.extent(2); }
   TokenRoute route(index_t b, index_t t) const noexcept {
     return {routing.p.at(b, t), routing.writer_ids.at(b, t), routing.reader_ids.at(b, t),
-            routing.writer_ids.extent(2), routing.reader_ids.extent(2)};
+            routing.writer_ids.extent(2), readers()};
   }
   T* partial_row(index_t b, index_t t, index_t rank, index_t h) const noexcept {
-    return partial + (((b * d.T + t) * KR + rank) * d.H + h) * d.V;
+    return partial + (((b * d.T + t) * readers() + rank) * d.H + h) * d.V;
   }
   index_t slot(index_t s) const noexcept {
     return in.state_slots.present() ? in.state_slots(s) : s;
@@ -276,7 +277,7 @@ void add_partition_outputs(Arch arch, const SseCall<Rule, T>& call, index_t s, i
   const auto V = static_cast<std::size_t>(call.d.V);
   for (index_t t = span.begin; t < span.end; ++t) {
     T* o = call.out.o.at(span.batch, t, h);
-    for (index_t rank = 0; rank < call.KR; ++rank) {
+    for (index_t rank = 0; rank < call.readers(); ++rank) {
       simd::add(arch, call.partial_row(span.batch, t, rank, h), o, V);
     }
   }
