@@ -52,6 +52,7 @@
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/reduce.hpp"
 #include "sse/simd/row_ops.hpp"
+#include "sse/simd/state_pass.hpp"
 #include "sse/state/layouts.hpp"
 #include "sse/state/state.hpp"
 #include "sse/version.hpp"

@@ -19,6 +19,7 @@
 #include "sse/core/workspace.hpp"
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/row_ops.hpp"
+#include "sse/simd/state_pass.hpp"
 #include "sse/state/state.hpp"
 
 namespace sse {
@@ -43,24 +44,16 @@ struct GdnRule {
   template <class Arch, class T>
   static void step(Arch arch, const TokenInputs<T>& x, StateView<T> S, T* o,
                    StepScratch<T>& scratch) noexcept {
-    const auto K = static_cast<std::size_t>(S.K);
     const auto V = static_cast<std::size_t>(S.V);
     const T decay = std::exp(x.g[0]);
     const T beta = x.beta[0];
-    // k S_{t-1}; then u = beta (v - exp(g) k S_{t-1}) = beta (v - k S').
-    std::fill(scratch.prediction, scratch.prediction + V, T(0));
-    for (std::size_t d = 0; d < K; ++d) {
-      simd::axpy(arch, x.k[d], S.row(static_cast<index_t>(d)), scratch.prediction, V);
-    }
+    // Two passes over S: k S_{t-1}; then, with u = beta (v - exp(g) k S_{t-1}) = beta (v - k S'),
+    // S <- exp(g) S + k^T u and o = q S together.
+    simd::vector_matrix(arch, x.k, S.data, S.K, S.V, scratch.prediction);
     for (std::size_t i = 0; i < V; ++i) {
       scratch.delta[i] = beta * (x.v[i] - decay * scratch.prediction[i]);
     }
-    std::fill(o, o + V, T(0));
-    for (std::size_t d = 0; d < K; ++d) {
-      T* row = S.row(static_cast<index_t>(d));
-      simd::decay_axpy(arch, decay, x.k[d], scratch.delta, row, V);
-      simd::axpy(arch, x.q[d], row, o, V);
-    }
+    simd::update_read(arch, &decay, 0, x.k, scratch.delta, x.q, S, o);
   }
 
   template <class T>

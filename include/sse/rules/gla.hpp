@@ -19,6 +19,7 @@
 #include "sse/kernels/row_sparse_key.hpp"
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/row_ops.hpp"
+#include "sse/simd/state_pass.hpp"
 #include "sse/state/state.hpp"
 
 namespace sse {
@@ -59,15 +60,8 @@ struct GlaRule {
   template <class Arch, class T>
   static void step(Arch arch, const TokenInputs<T>& x, StateView<T> S, T* o,
                    StepScratch<T>& scratch) noexcept {
-    const auto K = static_cast<std::size_t>(S.K);
-    const auto V = static_cast<std::size_t>(S.V);
-    simd::exp(arch, x.g, scratch.decay, K);
-    std::fill(o, o + V, T(0));
-    for (std::size_t d = 0; d < K; ++d) {
-      T* row = S.row(static_cast<index_t>(d));
-      simd::decay_axpy(arch, scratch.decay[d], x.k[d], x.v, row, V);
-      simd::axpy(arch, x.q[d], row, o, V);
-    }
+    simd::exp(arch, x.g, scratch.decay, static_cast<std::size_t>(S.K));
+    simd::update_read(arch, scratch.decay, 1, x.k, x.v, x.q, S, o);
   }
 
   /// One token of the row-level sparse update (DESIGN.md section 2b): only the key's rows
@@ -81,8 +75,7 @@ struct GlaRule {
       const index_t row = k.rows[i];
       simd::decay_axpy(arch, std::exp(g[row]), k.values[i], v, S.row(row), V);
     }
-    std::fill(o, o + V, T(0));
-    for (index_t d = 0; d < S.K; ++d) simd::axpy(arch, q[d], S.row(d), o, V);
+    simd::vector_matrix(arch, q, S.data, S.K, S.V, o);
   }
 
   template <class T>
