@@ -6,13 +6,15 @@
 //                     [--writers KW] [--readers KR] [--no-emulq] [--no-emulk] [--scale S]
 //                     [--qk-l2norm | --no-qk-l2norm] [--allow-neg-eigval]
 //                     [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]
-//                     [--threads N] [--repeat R] [--key-rows R]
+//                     [--threads N] [--repeat R] [--key-rows R] [--bf16]
 //
 // Inputs in DIR: q1, q2, k1, k2 [B,T,H,K]; v [B,T,H,V]; eta [B,T,N]; GLA g1, g2 [B,T,H,K];
 // GDN g1, g2, beta1, beta2 [B,T,H]; optional h0 [B or S,1+N,H,K,V]; optional cu_seqlens
 // (int32 or int64, [S+1], B = 1). Outputs: o [B,T,H,V], ht [B or S,1+N,H,K,V].
 // --key-rows R (GLA, beyond DESIGN.md section 6): the row-level sparse update of section 2b,
-// k1 and k2 being key logits.
+// k1 and k2 being key logits. --bf16 (beyond section 6): q, k, v, g and beta are rounded to
+// bfloat16 and the operator runs its bf16-input path (state, o and every sum stay float32);
+// the files stay float32, as .npy has no bfloat16 type.
 
 #include <cstdint>
 #include <string>
@@ -100,12 +102,21 @@ int run_attention(const Args& args) {
     throw UsageError(attention_message(status.message(), in_dir));
   }
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
-  std::vector<std::byte> workspace(sse::sse_attention_workspace_size<Rule>(in, out, options, pool));
   // ht is a separate buffer from h0, so every repetition starts from the same state.
-  run_timed(repeat, [&] {
-    sse::sse_attention<Rule>(in, out, options, pool,
-                             sse::Workspace(workspace.data(), workspace.size()));
-  });
+  auto run = [&](const auto& inputs) {
+    std::vector<std::byte> workspace(
+        sse::sse_attention_workspace_size<Rule>(inputs, out, options, pool));
+    run_timed(repeat, [&] {
+      sse::sse_attention<Rule>(inputs, out, options, pool,
+                               sse::Workspace(workspace.data(), workspace.size()));
+    });
+  };
+  if (args.has("--bf16")) {
+    const sse::Bf16SseInputs<Rule> bf16(in);  // rounding outside the timing
+    run(bf16.inputs());
+  } else {
+    run(in);
+  }
 
   OutputSet outputs(out_dir);
   outputs.add("o", o, {d.B, d.T, d.H, d.V});
@@ -115,11 +126,11 @@ int run_attention(const Args& args) {
 }
 
 inline int attention_command(int argc, char** argv) {
-  const Args args(
-      argc, argv, 2,
-      {"--base", "--in", "--out", "--writers", "--readers", "--scale", "--path", "--mode",
-       "--threads", "--repeat", "--key-rows"},
-      {"--no-emulq", "--no-emulk", "--qk-l2norm", "--no-qk-l2norm", "--allow-neg-eigval"});
+  const Args args(argc, argv, 2,
+                  {"--base", "--in", "--out", "--writers", "--readers", "--scale", "--path",
+                   "--mode", "--threads", "--repeat", "--key-rows"},
+                  {"--no-emulq", "--no-emulk", "--qk-l2norm", "--no-qk-l2norm",
+                   "--allow-neg-eigval", "--bf16"});
   const std::string base = args.choice("--base", {"gla", "gdn"}, "");
   return base == "gla" ? run_attention<sse::GlaRule>(args) : run_attention<sse::GdnRule>(args);
 }

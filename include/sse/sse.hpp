@@ -3,6 +3,7 @@
 /// \file
 /// The umbrella header: everything public in sse.
 
+#include "sse/attention/bf16_inputs.hpp"
 #include "sse/attention/branches.hpp"
 #include "sse/attention/inputs.hpp"
 #include "sse/attention/options.hpp"
@@ -14,6 +15,7 @@
 #include "sse/attention/sse_sparse.hpp"
 #include "sse/attention/validate.hpp"
 #include "sse/config.hpp"
+#include "sse/core/bfloat16.hpp"
 #include "sse/core/checks.hpp"
 #include "sse/core/parallel.hpp"
 #include "sse/core/sequences.hpp"

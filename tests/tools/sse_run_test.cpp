@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sse/core/bfloat16.hpp"
 #include "sse/io/npy.hpp"
 #include "sse/io/safetensors.hpp"
 #include "sse/layers/hybrid_model.hpp"
@@ -372,6 +373,39 @@ TEST_F(SseRunTest, AttentionMatchesFloat64Reference) {
         << run.flags;
     EXPECT_LT(rel_error(io::read_npy(out() + "/ht.npy").to_vector<float>(), ref.ht), 1e-5)
         << run.flags;
+  }
+}
+
+// --bf16: the inputs rounded to bfloat16 and run through the bf16 path; the result is the
+// oracle's on the rounded values, not on the float32 files.
+TEST_F(SseRunTest, AttentionBf16MatchesTheReferenceOnRoundedInputs) {
+  for (const std::string base : {"gla", "gdn"}) {
+    fs::remove_all(in());
+    fs::create_directories(in());
+    auto check = [&](auto& c, auto rule) {
+      using Rule = decltype(rule);
+      write_case(c);
+      const RunResult r = run_sse_run("attention --base " + base + " --in " + in() + " --out " +
+                                      out() + " --bf16 --threads 2");
+      ASSERT_EQ(r.status, 0) << r.err;
+      const auto o = io::read_npy(out() + "/o.npy").to_vector<float>();
+      const auto exact = reference::sse_attention<Rule>(c.inputs(), AttentionOptions{});
+      EXPECT_GT(rel_error(o, exact.o), 1e-4) << base << ": the inputs were not rounded";
+      for (auto* x : {&c.q1, &c.k1, &c.q2, &c.k2, &c.v, &c.g1, &c.g2, &c.beta1, &c.beta2}) {
+        for (float& e : *x) e = bfloat16::from_float(e).to_float();
+      }
+      const auto rounded = reference::sse_attention<Rule>(c.inputs(), AttentionOptions{});
+      EXPECT_LT(rel_error(o, rounded.o), 1e-5) << base;
+      EXPECT_LT(rel_error(io::read_npy(out() + "/ht.npy").to_vector<float>(), rounded.ht), 1e-5)
+          << base;
+    };
+    if (base == "gla") {
+      SseCase<GlaRule, float> c(SseShape{1, 100, 2, 16, 8, 4, {}}, 11);
+      check(c, GlaRule{});
+    } else {
+      SseCase<GdnRule, float> c(SseShape{1, 100, 2, 16, 8, 4, {}}, 12);
+      check(c, GdnRule{});
+    }
   }
 }
 

@@ -24,6 +24,7 @@
 #include "sse/attention/options.hpp"
 #include "sse/attention/outputs.hpp"
 #include "sse/attention/validate.hpp"
+#include "sse/core/bfloat16.hpp"
 #include "sse/core/sequences.hpp"
 #include "sse/core/workspace.hpp"
 #include "sse/kernels/chunked.hpp"
@@ -60,10 +61,12 @@ struct TokenRoute {
   }
 };
 
-/// What every task of one operator call reads.
-template <class Rule, class T>
+/// What every task of one operator call reads. In is the input element type, T the type
+/// states and outputs are computed in.
+template <class Rule, class In>
 struct SseCall {
-  const SseInputs<Rule, T>& in;
+  using T = compute_t<In>;
+  const SseInputs<Rule, In>& in;
   const SseOutputs<T>& out;
   SseDims d;
   Sequences sequences;
@@ -149,13 +152,63 @@ void run_kernel(Arch arch, bool chunked, const HeadSequence<T>& seq, StateView<T
   }
 }
 
-/// State 0 of (s, h): the base recurrence over every token, o written directly.
-template <class Rule, index_t C, class Arch, class T>
-void run_shared_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, index_t h,
-                       ScratchArena arena) noexcept {
+/// dst = alpha * src, src widened to the compute type.
+template <class Arch, class In>
+void load_scaled(Arch arch, compute_t<In> alpha, const In* src, compute_t<In>* dst,
+                 std::size_t n) noexcept {
+  if constexpr (std::is_same_v<In, compute_t<In>>) {
+    simd::scale(arch, alpha, src, dst, n);
+  } else {
+    widen(src, dst, n);
+    simd::scale_in_place(arch, alpha, dst, n);
+  }
+}
+
+/// State 0 of (s, h) for inputs not in the compute type (bfloat16): the rows of C tokens at a
+/// time widened into float blocks, then the same kernel (and the same chunk boundaries) as
+/// float inputs take; o written directly.
+template <class Rule, index_t C, class Arch, class In>
+void run_shared_branch_widened(Arch arch, const SseCall<Rule, In>& call, index_t s, index_t h,
+                               StateView<compute_t<In>> state, ScratchArena arena) noexcept {
+  using T = compute_t<In>;
   const SequenceSpan span = call.sequences[s];
-  const StateView<T> state = call.begin_state(s, 0, h, arena);
-  if (span.length() == 0) return;
+  const SseDims& d = call.d;
+  const auto& in = call.in;
+  const index_t b = span.batch;
+  const index_t gate_width = Rule::kPerKeyDecay ? d.K : 1;
+  const PartitionBlock<T> block(arena, C, d.K, d.V, gate_width);
+  const bool chunked = call.chunked(span.length());
+  const auto K = static_cast<std::size_t>(d.K), V = static_cast<std::size_t>(d.V);
+  for (index_t t0 = span.begin; t0 < span.end; t0 += C) {
+    const index_t L = std::min(C, span.end - t0);
+    for (index_t i = 0; i < L; ++i) {
+      widen(in.q1.at(b, t0 + i, h), block.q + i * d.K, K);
+      widen(in.k1.at(b, t0 + i, h), block.k + i * d.K, K);
+      widen(in.v.at(b, t0 + i, h), block.v + i * d.V, V);
+      widen(in.g1.at(b, t0 + i, h), block.g + i * gate_width, static_cast<std::size_t>(gate_width));
+      if constexpr (Rule::kHasBeta) block.beta[i] = to_compute(in.beta1(b, t0 + i, h));
+    }
+    HeadSequence<T> seq;
+    seq.length = L;
+    seq.K = d.K;
+    seq.V = d.V;
+    seq.q = {block.q, d.K};
+    seq.k = {block.k, d.K};
+    seq.v = {block.v, d.V};
+    seq.g = {block.g, gate_width};
+    if constexpr (Rule::kHasBeta) seq.beta = {block.beta, 1};
+    seq.o = {call.out.o.at(b, t0, h), call.out.o.stride(1)};
+    seq.scale = call.scale;
+    seq.qk_l2norm = call.qk_l2norm;
+    seq.key_rows = call.key_rows;
+    run_kernel<Rule, C>(arch, chunked, seq, state, arena);
+  }
+}
+
+/// State 0 of (s, h) for inputs in the compute type: the kernel reads the tensors in place.
+template <class Rule, index_t C, class Arch, class T>
+void run_shared_branch_direct(Arch arch, const SseCall<Rule, T>& call, SequenceSpan span, index_t h,
+                              StateView<T> state, ScratchArena arena) noexcept {
   const auto& in = call.in;
   const index_t b = span.batch, t0 = span.begin;
   HeadSequence<T> seq;
@@ -174,12 +227,28 @@ void run_shared_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, index
   run_kernel<Rule, C>(arch, call.chunked(seq.length), seq, state, arena);
 }
 
+/// State 0 of (s, h): the base recurrence over every token, o written directly.
+template <class Rule, index_t C, class Arch, class In>
+void run_shared_branch(Arch arch, const SseCall<Rule, In>& call, index_t s, index_t h,
+                       ScratchArena arena) noexcept {
+  using T = compute_t<In>;
+  const SequenceSpan span = call.sequences[s];
+  const StateView<T> state = call.begin_state(s, 0, h, arena);
+  if (span.length() == 0) return;
+  if constexpr (!std::is_same_v<In, T>) {
+    run_shared_branch_widened<Rule, C>(arch, call, s, h, state, arena);
+  } else {
+    run_shared_branch_direct<Rule, C>(arch, call, span, h, state, arena);
+  }
+}
+
 /// State n (1..N) of (s, h) over the tokens `Selection` admits, with the masks of DESIGN.md
 /// section 3: k = k2 p_n on writes (emulk), q = q2 p_n on reads (emulq), zero otherwise; the
 /// decay (and beta) kept where the rule's mask set holds the partition, zero (frozen) elsewhere.
-template <class Rule, index_t C, class Selection, class Arch, class T>
-void run_partition_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, index_t h, index_t n,
+template <class Rule, index_t C, class Selection, class Arch, class In>
+void run_partition_branch(Arch arch, const SseCall<Rule, In>& call, index_t s, index_t h, index_t n,
                           ScratchArena arena) noexcept {
+  using T = compute_t<In>;
   const SequenceSpan span = call.sequences[s];
   const index_t partition = n - 1;  // the router's 0-based id
   const index_t b = span.batch;
@@ -239,27 +308,27 @@ void run_partition_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, in
     T* q = block.q + L * d.K;
     T* k = block.k + L * d.K;
     if (read) {
-      simd::scale(arch, call.emulq ? p : T(1), in.q2.at(b, t, h), q, K);
+      load_scaled(arch, call.emulq ? p : T(1), in.q2.at(b, t, h), q, K);
     } else {
       std::fill(q, q + K, T(0));
     }
     const T key_scale = written ? (call.emulk ? p : T(1)) : T(0);
     if (call.key_rows > 0) {  // logits; the kernel forms the sparse key, then scales it
-      std::copy(in.k2.at(b, t, h), in.k2.at(b, t, h) + K, k);
+      widen(in.k2.at(b, t, h), k, K);
       block.key_scale[L] = key_scale;
     } else if (written) {
-      simd::scale(arch, key_scale, in.k2.at(b, t, h), k, K);
+      load_scaled(arch, key_scale, in.k2.at(b, t, h), k, K);
     } else {
       std::fill(k, k + K, T(0));
     }
-    std::copy(in.v.at(b, t, h), in.v.at(b, t, h) + V, block.v + L * d.V);
+    widen(in.v.at(b, t, h), block.v + L * d.V, V);
     T* g = block.g + L * gate_width;
     if (decays) {
-      std::copy(in.g2.at(b, t, h), in.g2.at(b, t, h) + G, g);
+      widen(in.g2.at(b, t, h), g, G);
     } else {
       std::fill(g, g + G, T(0));
     }
-    if constexpr (Rule::kHasBeta) block.beta[L] = read ? in.beta2(b, t, h) : T(0);
+    if constexpr (Rule::kHasBeta) block.beta[L] = read ? to_compute(in.beta2(b, t, h)) : T(0);
     block.batch_token[L] = b * d.T + t;
     block.rank[L] = rank;
     if (++L == C) {
@@ -271,12 +340,13 @@ void run_partition_branch(Arch arch, const SseCall<Rule, T>& call, index_t s, in
 }
 
 /// o[token, h] += the read partitions' rows, in reader-rank order, for the tokens of (s, h).
-template <class Rule, class Arch, class T>
-void add_partition_outputs(Arch arch, const SseCall<Rule, T>& call, index_t s, index_t h) noexcept {
+template <class Rule, class Arch, class In>
+void add_partition_outputs(Arch arch, const SseCall<Rule, In>& call, index_t s,
+                           index_t h) noexcept {
   const SequenceSpan span = call.sequences[s];
   const auto V = static_cast<std::size_t>(call.d.V);
   for (index_t t = span.begin; t < span.end; ++t) {
-    T* o = call.out.o.at(span.batch, t, h);
+    compute_t<In>* o = call.out.o.at(span.batch, t, h);
     for (index_t rank = 0; rank < call.readers(); ++rank) {
       simd::add(arch, call.partial_row(span.batch, t, rank, h), o, V);
     }

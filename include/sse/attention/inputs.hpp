@@ -7,12 +7,16 @@
 ///   v       [B,T,H,V]   one value for both        eta     [B,T,N]     router logits
 ///   g1, g2  [B,T,H,K] (GLA) or [B,T,H] (GDN)      beta1, beta2 [B,T,H] (GDN)
 ///   h0      [S,1+N,H,K,V] optional initial states (index 0 shared, 1..N partitions)
+///
+/// T is the element type of q, k, v, g and beta: float, double or bfloat16. States (h0, and
+/// ht and o in SseOutputs) are in compute_t<T>: float for bfloat16 inputs.
 ///   cu_seqlens [S+1] optional packed sequences (B = 1)
 ///   state_slots [S] optional: h0 and ht are then pools [P,1+N,H,K,V] and sequence s uses
 ///           slot state_slots[s] (distinct slots in [0, P)), as a serving engine keeps states
 
 #include <cstdint>
 
+#include "sse/core/bfloat16.hpp"
 #include "sse/core/tensor_view.hpp"
 #include "sse/rules/rule_traits.hpp"
 
@@ -26,7 +30,7 @@ struct SseInputs {
   TensorView<const T, gate_rank_v<Rule>> g1, g2;  // [B,T,H,K] or [B,T,H]
   TensorView<const T, 3> beta1, beta2;            // [B,T,H], rules with beta only
   TensorView<const float, 3> eta;                 // [B,T,N] router logits (float32)
-  TensorView<const T, 5> h0;                      // [S or P,1+N,H,K,V], optional
+  TensorView<const compute_t<T>, 5> h0;           // [S or P,1+N,H,K,V], optional
   TensorView<const std::int64_t, 1> cu_seqlens;   // [S+1], optional
   TensorView<const std::int64_t, 1> state_slots;  // [S], optional: h0/ht are state pools
 };

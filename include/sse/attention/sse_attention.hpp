@@ -60,10 +60,12 @@ std::size_t sse_shared_bytes(const SseDims& d, const AttentionOptions& options,
 
 /// Bytes of the `Workspace` that lets `sse_attention` run without allocating, for these
 /// tensors and options on `executor`.
-template <class Rule, class ChunkSchedule = DefaultChunked, class T>
-std::size_t sse_attention_workspace_size(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
+template <class Rule, class ChunkSchedule = DefaultChunked, class In>
+std::size_t sse_attention_workspace_size(const SseInputs<Rule, In>& in,
+                                         const SseOutputs<compute_t<In>>& out,
                                          const AttentionOptions& options,
                                          const Executor& executor) noexcept {
+  using T = compute_t<In>;
   const SseDims d = sse_dims(in);
   return detail::WorkerScratch::required_bytes(
       executor.concurrency(),
@@ -77,11 +79,15 @@ std::size_t sse_attention_workspace_size(const SseInputs<Rule, T>& in, const Sse
 /// Cost per token and head: the shared state plus the partitions the path runs (1 + k on the
 /// sparse path, 1 + N on the masked one), each about 4 K V flops in recurrent form or
 /// 2 C (K + V) + 4 K V in chunked form.
-template <class Rule, class ChunkSchedule = DefaultChunked, class T>
-void sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
+///
+/// Inputs may be float, double or bfloat16; bfloat16 rows are widened to float as the branches
+/// gather them, and states, outputs and every sum are float.
+template <class Rule, class ChunkSchedule = DefaultChunked, class In>
+void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
                    const AttentionOptions& options, Executor& executor, Workspace workspace = {}) {
+  using T = compute_t<In>;
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                "sse::sse_attention: the element type must be float or double");
+                "sse::sse_attention: the element type must be float, double or bfloat16");
   constexpr index_t C = ChunkSchedule::kChunkSize;
   using Arch = default_arch;
   throw_if_error(validate_sse_attention(in, out, options));
@@ -103,7 +109,7 @@ void sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
   }
   detail::route_tokens(in.eta, options.writers, options.readers, routing);
 
-  const detail::SseCall<Rule, T> call{
+  const detail::SseCall<Rule, In> call{
       in,
       out,
       d,
@@ -147,8 +153,8 @@ void sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
 }
 
 /// `sse_attention` on the calling thread.
-template <class Rule, class ChunkSchedule = DefaultChunked, class T>
-void sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
+template <class Rule, class ChunkSchedule = DefaultChunked, class In>
+void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
                    const AttentionOptions& options = {}) {
   SerialExecutor serial;
   sse_attention<Rule, ChunkSchedule>(in, out, options, serial);

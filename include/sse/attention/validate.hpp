@@ -107,7 +107,7 @@ inline Status check_state_slots(TensorView<const std::int64_t, 1> slots, index_t
 /// Checks every input, output and option of `sse_attention`; nothing is read beyond the views'
 /// spans. Callers built without exceptions call this before `sse_attention`.
 template <class Rule, class T>
-Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>& out,
+Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<compute_t<T>>& out,
                               const AttentionOptions& options = {}) {
   static_assert(is_update_rule_v<Rule>,
                 "sse::validate_sse_attention: Rule must be GlaRule or GdnRule");
@@ -209,9 +209,9 @@ Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<T>&
     return Status::error("o: overlaps an input or another output; outputs need their own memory");
   }
   if (out.ht.present()) {
-    const bool in_place = in.h0.present() && static_cast<const T*>(out.ht.data()) == in.h0.data() &&
-                          out.ht.extents() == in.h0.extents() &&
-                          out.ht.strides() == in.h0.strides();
+    const bool in_place =
+        in.h0.present() && static_cast<const compute_t<T>*>(out.ht.data()) == in.h0.data() &&
+        out.ht.extents() == in.h0.extents() && out.ht.strides() == in.h0.strides();
     if (overlaps_input(out.ht) || overlaps_routing(out.ht) ||
         (!in_place && views_overlap(out.ht, in.h0))) {
       return Status::error(

@@ -12,7 +12,9 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
 
+#include "sse/core/bfloat16.hpp"
 #include "sse/core/tensor_view.hpp"
 #include "sse/error.hpp"
 
@@ -104,13 +106,13 @@ bool find_violation(const TensorView<T, Rank>& view, Predicate ok, std::array<in
     const T* row = view.data() + offset;
     // A branch-free pass first, which the compiler vectorizes for contiguous rows; the search
     // for the index only on failure.
-    bool row_ok = true;
+    int failures = 0;  // an int sum vectorizes where a bool reduction does not
     if (inner_stride == 1) {
-      for (index_t i = 0; i < inner; ++i) row_ok &= ok(row[i]);
+      for (index_t i = 0; i < inner; ++i) failures += ok(row[i]) ? 0 : 1;
     } else {
-      for (index_t i = 0; i < inner; ++i) row_ok &= ok(row[i * inner_stride]);
+      for (index_t i = 0; i < inner; ++i) failures += ok(row[i * inner_stride]) ? 0 : 1;
     }
-    if (row_ok) continue;
+    if (failures == 0) continue;
     for (index_t i = 0; i < inner; ++i) {
       if (!ok(row[i * inner_stride])) {
         at = index;
@@ -128,12 +130,17 @@ Status check_range(const char* name, const TensorView<T, Rank>& view, double lo,
                    const char* what) {
   std::array<index_t, Rank> at{};
   if (!find_violation(
-          view, [lo, hi](T x) { return double(x) >= lo && double(x) <= hi; }, at)) {
+          view,
+          [lo, hi](T x) {
+            const double y = to_compute(x);
+            return (y >= lo) & (y <= hi);
+          },
+          at)) {
     return {};
   }
   std::ostringstream message;
-  message << name << ": element " << format_shape(at) << " = " << double(*view.at(at)) << " "
-          << what;
+  message << name << ": element " << format_shape(at) << " = " << double(to_compute(*view.at(at)))
+          << " " << what;
   return Status::error(message.str());
 }
 
@@ -142,11 +149,17 @@ template <class T, std::size_t Rank>
 Status check_log_decays(const char* name, const TensorView<T, Rank>& view) {
   std::array<index_t, Rank> at{};
   // x <= 0 is false for NaN; -inf is the one non-finite value left to exclude.
-  const T lowest = std::numeric_limits<T>::lowest();
+  using C = compute_t<std::remove_const_t<T>>;
+  const C lowest = std::numeric_limits<C>::lowest();
   if (!find_violation(
-          view, [lowest](T x) { return x <= T(0) && x >= lowest; }, at))
+          view,
+          [lowest](T x) {
+            const C y = to_compute(x);
+            return (y <= C(0)) & (y >= lowest);
+          },
+          at))
     return {};
-  const T x = *view.at(at);
+  const C x = to_compute(*view.at(at));
   std::ostringstream message;
   message << name << ": element " << format_shape(at) << " = " << double(x)
           << (std::isfinite(x) ? " is positive" : " is not finite")

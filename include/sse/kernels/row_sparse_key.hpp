@@ -89,10 +89,10 @@ Status check_key_rows(index_t key_rows, const char* key_name, const TensorView<T
     }
     std::array<index_t, 4> at{};
     if (find_violation(
-            keys, [](T x) { return std::isfinite(x); }, at)) {
+            keys, [](T x) { return std::isfinite(to_compute(x)); }, at)) {
       std::ostringstream message;
-      message << key_name << ": element " << format_shape(at) << " = " << double(*keys.at(at))
-              << " is not a finite key logit (key_rows is on)";
+      message << key_name << ": element " << format_shape(at) << " = "
+              << double(to_compute(*keys.at(at))) << " is not a finite key logit (key_rows is on)";
       return Status::error(message.str());
     }
     return {};

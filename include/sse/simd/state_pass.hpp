@@ -19,10 +19,13 @@
 namespace sse::simd {
 namespace detail {
 
-/// Batches per strip: W accumulators, W loads of u and the broadcasts fit the 16 registers of
-/// SSE2/AVX2 (AVX-512 has 32). Fewer would leave the pass waiting on the FMA latency of each
-/// accumulator's chain.
-inline constexpr std::size_t kStripBatches = 4;
+/// Batches per strip of `update_read`: W accumulators, W loads of u and the broadcasts fit the
+/// 16 registers of SSE2/AVX2 (AVX-512 has 32). Fewer would leave the pass waiting on the FMA
+/// latency of each accumulator's chain; the pass is bound by its one store per batch anyway.
+inline constexpr std::size_t kUpdateStripBatches = 4;
+/// Batches per strip of `vector_matrix`, which only loads: twice the chains to hide the FMA
+/// latency, 8 accumulators and a broadcast.
+inline constexpr std::size_t kReadStripBatches = 8;
 /// Rows per block: the strips of one block cover 16 whole rows (8 KiB at V = 128) before the
 /// next block, so the pass streams through the state nearly in order; the partial outputs
 /// wait in the output row between blocks (in L1).
@@ -75,7 +78,7 @@ inline void vector_matrix_strip(index_t d0, index_t d1, std::size_t j, const T* 
 /// Calls strip(W, d0, d1, j) for every block of rows [d0, d1) of K and every strip of columns
 /// of n: whole strips of kStripBatches batches, then single batches. Returns the first column
 /// of the scalar tail, which the caller handles.
-template <class T, class Arch, class Strip>
+template <class T, class Arch, std::size_t kStripBatches, class Strip>
 inline std::size_t for_each_block(index_t K, std::size_t n, Strip&& strip) noexcept {
   constexpr std::size_t lanes = Batch<T, Arch>::size;
   constexpr std::size_t wide = kStripBatches * lanes;
@@ -99,8 +102,8 @@ template <class Arch, class T>
 inline void update_read(Arch, const T* decay, std::size_t decay_stride, const T* k, const T* u,
                         const T* q, StateView<T> S, T* SSE_RESTRICT o) noexcept {
   const auto V = static_cast<std::size_t>(S.V);
-  const std::size_t tail =
-      detail::for_each_block<T, Arch>(S.K, V, [&](auto W, index_t d0, index_t d1, std::size_t j) {
+  const std::size_t tail = detail::for_each_block<T, Arch, detail::kUpdateStripBatches>(
+      S.K, V, [&](auto W, index_t d0, index_t d1, std::size_t j) {
         detail::update_read_strip<decltype(W)::value, Arch>(d0, d1, j, decay, decay_stride, k, u, q,
                                                             S, o);
       });
@@ -120,7 +123,7 @@ inline void update_read(Arch, const T* decay, std::size_t decay_stride, const T*
 template <class Arch, class T>
 inline void vector_matrix(Arch, const T* x, const T* S, index_t K, index_t V,
                           T* SSE_RESTRICT out) noexcept {
-  const std::size_t tail = detail::for_each_block<T, Arch>(
+  const std::size_t tail = detail::for_each_block<T, Arch, detail::kReadStripBatches>(
       K, static_cast<std::size_t>(V), [&](auto W, index_t d0, index_t d1, std::size_t j) {
         detail::vector_matrix_strip<decltype(W)::value, Arch>(d0, d1, j, x, S, V, out);
       });
