@@ -33,27 +33,16 @@ struct GdnRule {
   static constexpr bool kRowSparseKeys = false;
 
   template <class T>
-  struct StepScratch {
-    T* prediction;  // [V] k S_{t-1}
-    T* delta;       // [V] u_t
-    StepScratch(ScratchArena& arena, index_t /*K*/, index_t V)
-        : prediction(arena.take<T>(V)), delta(arena.take<T>(V)) {}
+  struct StepScratch {  // the step needs none
+    StepScratch(ScratchArena& /*arena*/, index_t /*K*/, index_t /*V*/) {}
   };
 
-  /// One token: the delta-rule update of S, then o = q S (q already scaled).
+  /// One token: the delta-rule update of S, then o = q S (q already scaled), by strips of
+  /// columns that are read twice in a row (k S, then the update), so S comes from memory once.
   template <class Arch, class T>
   static void step(Arch arch, const TokenInputs<T>& x, StateView<T> S, T* o,
-                   StepScratch<T>& scratch) noexcept {
-    const auto V = static_cast<std::size_t>(S.V);
-    const T decay = std::exp(x.g[0]);
-    const T beta = x.beta[0];
-    // Two passes over S: k S_{t-1}; then, with u = beta (v - exp(g) k S_{t-1}) = beta (v - k S'),
-    // S <- exp(g) S + k^T u and o = q S together.
-    simd::vector_matrix(arch, x.k, S.data, S.K, S.V, scratch.prediction);
-    for (std::size_t i = 0; i < V; ++i) {
-      scratch.delta[i] = beta * (x.v[i] - decay * scratch.prediction[i]);
-    }
-    simd::update_read(arch, &decay, 0, x.k, scratch.delta, x.q, S, o);
+                   StepScratch<T>& /*scratch*/) noexcept {
+    simd::delta_update_read(arch, std::exp(x.g[0]), x.beta[0], x.k, x.v, x.q, S, o);
   }
 
   template <class T>

@@ -56,6 +56,39 @@ inline void update_read_strip(index_t d0, index_t d1, std::size_t j, const T* de
   for (std::size_t w = 0; w < W; ++w) out[w].store_unaligned(o + j + w * B::size);
 }
 
+/// Columns [j, j + W B::size) of `delta_update_read`: the strip's k S, then its update and
+/// readout while the strip (K rows of W batches, 16 KiB at K = 128 on AVX2) is still in L1.
+template <std::size_t W, class Arch, class T>
+inline void delta_update_read_strip(std::size_t j, T decay, T beta, const T* k, const T* v,
+                                    const T* q, StateView<T> S, T* o) noexcept {
+  using B = Batch<T, Arch>;
+  B u[W];
+  for (std::size_t w = 0; w < W; ++w) u[w] = B(T(0));
+  for (index_t d = 0; d < S.K; ++d) {  // u = k S (this strip)
+    const T* row = S.row(d) + j;
+    const B kd(k[d]);
+    for (std::size_t w = 0; w < W; ++w)
+      u[w] = xsimd::fma(kd, B::load_unaligned(row + w * B::size), u[w]);
+  }
+  const B a(decay), b(beta);
+  for (std::size_t w = 0; w < W; ++w) {  // u = beta (v - decay k S)
+    u[w] = b * (B::load_unaligned(v + j + w * B::size) - a * u[w]);
+  }
+  B out[W];
+  for (std::size_t w = 0; w < W; ++w) out[w] = B(T(0));
+  for (index_t d = 0; d < S.K; ++d) {
+    T* row = S.row(d) + j;
+    const B kd(k[d]);
+    const B qd(q[d]);
+    for (std::size_t w = 0; w < W; ++w) {
+      const B r = xsimd::fma(kd, u[w], a * B::load_unaligned(row + w * B::size));
+      r.store_unaligned(row + w * B::size);
+      out[w] = xsimd::fma(qd, r, out[w]);
+    }
+  }
+  for (std::size_t w = 0; w < W; ++w) out[w].store_unaligned(o + j + w * B::size);
+}
+
 /// Rows [d0, d1) by columns [j, j + W B::size) of `vector_matrix`.
 template <std::size_t W, class Arch, class T>
 inline void vector_matrix_strip(index_t d0, index_t d1, std::size_t j, const T* x, const T* S,
@@ -112,6 +145,38 @@ inline void update_read(Arch, const T* decay, std::size_t decay_stride, const T*
     for (index_t d = 0; d < S.K; ++d) {
       T& s = S.row(d)[j];
       s = k[d] * u[j] + decay[static_cast<std::size_t>(d) * decay_stride] * s;
+      acc += q[d] * s;
+    }
+    o[j] = acc;
+  }
+}
+
+/// The delta rule's step with a scalar decay (Gated DeltaNet, DESIGN.md section 1):
+///   u = beta (v - decay k S),  S <- decay S + k^T u,  o = q S.
+/// Column j of u needs only column j of S, so the state is walked by strips of columns, each
+/// read twice in a row (k S, then the update): from memory once, then from L1.
+template <class Arch, class T>
+inline void delta_update_read(Arch, T decay, T beta, const T* k, const T* v, const T* q,
+                              StateView<T> S, T* SSE_RESTRICT o) noexcept {
+  using B = Batch<T, Arch>;
+  const auto V = static_cast<std::size_t>(S.V);
+  constexpr std::size_t wide = detail::kUpdateStripBatches * B::size;
+  std::size_t j = 0;
+  for (; j + wide <= V; j += wide) {
+    detail::delta_update_read_strip<detail::kUpdateStripBatches, Arch>(j, decay, beta, k, v, q, S,
+                                                                       o);
+  }
+  for (; j + B::size <= V; j += B::size) {
+    detail::delta_update_read_strip<1, Arch>(j, decay, beta, k, v, q, S, o);
+  }
+  for (; j < V; ++j) {
+    T u = T(0);
+    for (index_t d = 0; d < S.K; ++d) u += k[d] * S.row(d)[j];
+    u = beta * (v[j] - decay * u);
+    T acc = T(0);
+    for (index_t d = 0; d < S.K; ++d) {
+      T& s = S.row(d)[j];
+      s = k[d] * u + decay * s;
       acc += q[d] * s;
     }
     o[j] = acc;
