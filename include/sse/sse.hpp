@@ -18,6 +18,7 @@
 #include "sse/core/bfloat16.hpp"
 #include "sse/core/checks.hpp"
 #include "sse/core/parallel.hpp"
+#include "sse/core/prefetch.hpp"
 #include "sse/core/sequences.hpp"
 #include "sse/core/shape.hpp"
 #include "sse/core/tensor_view.hpp"

@@ -12,8 +12,9 @@
 ///   output sum        o[token, h] += partial[token, 0..KR-1, h], in rank order (fixed, so the
 ///                     result does not depend on which thread ran which branch).
 ///
-/// The path is a policy: `Selection::includes(route, partition)` says whether a token enters a
-/// partition's recurrence (the masked path: every token; the sparse path: its routed tokens).
+/// The path is a policy: `Selection::for_each_token(call, s, partition, fn)` walks the tokens
+/// that enter a partition's recurrence (the masked path: every token; the sparse path: its
+/// routed tokens, bucketed once per call) and `Selection::count` counts them.
 
 #include <algorithm>
 #include <cstddef>
@@ -25,6 +26,7 @@
 #include "sse/attention/outputs.hpp"
 #include "sse/attention/validate.hpp"
 #include "sse/core/bfloat16.hpp"
+#include "sse/core/prefetch.hpp"
 #include "sse/core/sequences.hpp"
 #include "sse/core/workspace.hpp"
 #include "sse/kernels/chunked.hpp"
@@ -76,7 +78,9 @@ struct SseCall {
   bool qk_l2norm;
   bool emulq, emulk;
   Mode mode;
-  index_t key_rows;  // DESIGN.md section 2b; 0: dense keys
+  index_t key_rows;               // DESIGN.md section 2b; 0: dense keys
+  const index_t* routed_tokens;   // sparse path: bucket_routed_tokens's output
+  const index_t* routed_offsets;  // [S, N+1]
 
   /// Readers per token (k_r).
   index_t readers() const noexcept { return routing.reader_ids.extent(2); }
@@ -252,10 +256,7 @@ void run_partition_branch(Arch arch, const SseCall<Rule, In>& call, index_t s, i
   const SequenceSpan span = call.sequences[s];
   const index_t partition = n - 1;  // the router's 0-based id
   const index_t b = span.batch;
-  index_t tokens = 0;
-  for (index_t t = span.begin; t < span.end; ++t) {
-    tokens += Selection::includes(call.route(b, t), partition) ? 1 : 0;
-  }
+  const index_t tokens = Selection::count(call, s, partition);
   const bool in_place = call.out.ht.present() && call.in.h0.present() &&
                         call.in.h0.at(call.slot(s), n, h) == call.out.ht.at(call.slot(s), n, h);
   if (tokens == 0) {  // untouched: ht gets h0 (or zeros), an in-place state is not even read
@@ -295,47 +296,55 @@ void run_partition_branch(Arch arch, const SseCall<Rule, In>& call, index_t s, i
     }
   };
 
+  auto prefetch_token = [&](index_t t) {
+    prefetch(in.q2.at(b, t, h), K * sizeof(In));
+    prefetch(in.k2.at(b, t, h), K * sizeof(In));
+    prefetch(in.v.at(b, t, h), V * sizeof(In));
+    prefetch(in.g2.at(b, t, h), G * sizeof(In));
+  };
   index_t L = 0;
-  for (index_t t = span.begin; t < span.end; ++t) {
-    const TokenRoute route = call.route(b, t);
-    if (!Selection::includes(route, partition)) continue;
-    const bool written = route.writes(partition);
-    const index_t rank = route.reader_rank(partition);
-    const bool read = rank >= 0;
-    const bool decays = decay_follows_readers_v<Rule> ? read : written;
-    const T p = static_cast<T>(route.p[partition]);
+  Selection::for_each_token(
+      call, s, partition,
+      [&](index_t t) {
+        const TokenRoute route = call.route(b, t);
+        const bool written = route.writes(partition);
+        const index_t rank = route.reader_rank(partition);
+        const bool read = rank >= 0;
+        const bool decays = decay_follows_readers_v<Rule> ? read : written;
+        const T p = static_cast<T>(route.p[partition]);
 
-    T* q = block.q + L * d.K;
-    T* k = block.k + L * d.K;
-    if (read) {
-      load_scaled(arch, call.emulq ? p : T(1), in.q2.at(b, t, h), q, K);
-    } else {
-      std::fill(q, q + K, T(0));
-    }
-    const T key_scale = written ? (call.emulk ? p : T(1)) : T(0);
-    if (call.key_rows > 0) {  // logits; the kernel forms the sparse key, then scales it
-      widen(in.k2.at(b, t, h), k, K);
-      block.key_scale[L] = key_scale;
-    } else if (written) {
-      load_scaled(arch, key_scale, in.k2.at(b, t, h), k, K);
-    } else {
-      std::fill(k, k + K, T(0));
-    }
-    widen(in.v.at(b, t, h), block.v + L * d.V, V);
-    T* g = block.g + L * gate_width;
-    if (decays) {
-      widen(in.g2.at(b, t, h), g, G);
-    } else {
-      std::fill(g, g + G, T(0));
-    }
-    if constexpr (Rule::kHasBeta) block.beta[L] = read ? to_compute(in.beta2(b, t, h)) : T(0);
-    block.batch_token[L] = b * d.T + t;
-    block.rank[L] = rank;
-    if (++L == C) {
-      flush(L);
-      L = 0;
-    }
-  }
+        T* q = block.q + L * d.K;
+        T* k = block.k + L * d.K;
+        if (read) {
+          load_scaled(arch, call.emulq ? p : T(1), in.q2.at(b, t, h), q, K);
+        } else {
+          std::fill(q, q + K, T(0));
+        }
+        const T key_scale = written ? (call.emulk ? p : T(1)) : T(0);
+        if (call.key_rows > 0) {  // logits; the kernel forms the sparse key, then scales it
+          widen(in.k2.at(b, t, h), k, K);
+          block.key_scale[L] = key_scale;
+        } else if (written) {
+          load_scaled(arch, key_scale, in.k2.at(b, t, h), k, K);
+        } else {
+          std::fill(k, k + K, T(0));
+        }
+        widen(in.v.at(b, t, h), block.v + L * d.V, V);
+        T* g = block.g + L * gate_width;
+        if (decays) {
+          widen(in.g2.at(b, t, h), g, G);
+        } else {
+          std::fill(g, g + G, T(0));
+        }
+        if constexpr (Rule::kHasBeta) block.beta[L] = read ? to_compute(in.beta2(b, t, h)) : T(0);
+        block.batch_token[L] = b * d.T + t;
+        block.rank[L] = rank;
+        if (++L == C) {
+          flush(L);
+          L = 0;
+        }
+      },
+      prefetch_token);
   if (L > 0) flush(L);
 }
 

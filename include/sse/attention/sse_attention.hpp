@@ -40,20 +40,25 @@ struct SseSharedScratch {
   std::int32_t* writer_ids;  // [B*T, KW]
   std::int32_t* reader_ids;  // [B*T, KR]
   T* partial;                // [B*T, KR, H, V]
-  SseSharedScratch(ScratchArena& arena, const SseDims& d, index_t KW, index_t KR,
-                   bool own_routing) {
+  index_t* routed_tokens;    // [B*T*KW] sparse path: the tokens of each partition
+  index_t* routed_offsets;   // [S, N+1]
+  SseSharedScratch(ScratchArena& arena, const SseDims& d, index_t KW, index_t KR, bool own_routing,
+                   bool sparse) {
     const index_t tokens = d.B * d.T;
     p = arena.take<float>(own_routing ? tokens * d.N : 0);
     writer_ids = arena.take<std::int32_t>(own_routing ? tokens * KW : 0);
     reader_ids = arena.take<std::int32_t>(own_routing ? tokens * KR : 0);
     partial = arena.take<T>(tokens * KR * d.H * d.V);
+    routed_tokens = arena.take<index_t>(sparse ? tokens * KW : 0);
+    routed_offsets = arena.take<index_t>(sparse ? d.S * (d.N + 1) : 0);
   }
 };
 
 template <class T>
 std::size_t sse_shared_bytes(const SseDims& d, const AttentionOptions& options,
                              bool own_routing) noexcept {
-  return measure_scratch<SseSharedScratch<T>>(d, options.writers, options.readers, own_routing);
+  return measure_scratch<SseSharedScratch<T>>(d, options.writers, options.readers, own_routing,
+                                              takes_sparse_path(options));
 }
 
 }  // namespace detail
@@ -98,8 +103,9 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
                                       detail::branch_slice_bytes<Rule, C, T>(d, out.ht.present()),
                                       detail::sse_shared_bytes<T>(d, options, own_routing));
   ScratchArena shared_arena = scratch.shared();
+  const bool sparse = takes_sparse_path(options);
   const detail::SseSharedScratch<T> shared(shared_arena, d, options.writers, options.readers,
-                                           own_routing);
+                                           own_routing, sparse);
 
   RoutingView routing = out.routing;
   if (own_routing) {
@@ -108,12 +114,17 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
     routing.reader_ids = {shared.reader_ids, {d.B, d.T, options.readers}};
   }
   detail::route_tokens(in.eta, options.writers, options.readers, routing);
+  const Sequences sequences(d.B, d.T, in.cu_seqlens);
+  if (sparse) {
+    detail::bucket_routed_tokens(routing, sequences, d.N, shared.routed_tokens,
+                                 shared.routed_offsets);
+  }
 
   const detail::SseCall<Rule, In> call{
       in,
       out,
       d,
-      Sequences(d.B, d.T, in.cu_seqlens),
+      sequences,
       routing,
       shared.partial,
       static_cast<T>(options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.K)))),
@@ -121,8 +132,9 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
       options.emulq,
       options.emulk,
       options.mode,
-      options.key_rows};
-  const bool sparse = takes_sparse_path(options);
+      options.key_rows,
+      shared.routed_tokens,
+      shared.routed_offsets};
   const auto heads = static_cast<std::size_t>(d.S * d.H);
 
   // Phase 1: tasks [0, S*H) are the shared branches, then S*H*N partition branches.

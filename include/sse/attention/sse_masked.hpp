@@ -11,8 +11,17 @@
 namespace sse::detail {
 
 struct MaskedPath {
-  static constexpr bool includes(const TokenRoute& /*route*/, index_t /*partition*/) noexcept {
-    return true;
+  /// Every partition runs over every token of the sequence.
+  template <class Call>
+  static index_t count(const Call& call, index_t s, index_t /*partition*/) noexcept {
+    return call.sequences[s].length();
+  }
+  /// Every token in order (sequential: the hardware prefetchers need no hint).
+  template <class Call, class Fn, class Prefetch>
+  static void for_each_token(const Call& call, index_t s, index_t /*partition*/, Fn&& fn,
+                             Prefetch&& /*prefetch*/) {
+    const SequenceSpan span = call.sequences[s];
+    for (index_t t = span.begin; t < span.end; ++t) fn(t);
   }
 };
 
