@@ -16,50 +16,13 @@
 
 #include "sse/sse.hpp"
 
+#include "support/sse_problem.hpp"
+
 namespace {
 
-constexpr long kHeads = 4;
-
-/// Random inputs of one SSE call (B = 1, H = 4), with its outputs.
+using sse::bench::kHeads;
 template <class Rule>
-struct Problem {
-  std::vector<float> q1, k1, q2, k2, v, g1, g2, beta1, beta2, eta, o, ht;
-  sse::SseInputs<Rule> in;
-  sse::SseOutputs<float> out;
-
-  Problem(long T, long K, long N) {
-    std::mt19937 rng(1);
-    std::normal_distribution<float> normal;
-    std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-    const auto qk = std::size_t(T * kHeads * K), tokens = std::size_t(T * kHeads);
-    const std::size_t gates = Rule::kPerKeyDecay ? qk : tokens;
-    auto fill = [&](std::vector<float>& x, std::size_t n, auto make) {
-      x.resize(n);
-      for (float& e : x) e = make();
-    };
-    auto gaussian = [&] { return normal(rng); };
-    auto gate = [&] { return float(-std::log1p(std::exp(-normal(rng))) / 16); };
-    auto uniform = [&] { return unit(rng); };
-    fill(q1, qk, gaussian), fill(k1, qk, gaussian), fill(q2, qk, gaussian), fill(k2, qk, gaussian);
-    fill(v, tokens * K, gaussian), fill(eta, std::size_t(T * N), gaussian);
-    fill(g1, gates, gate), fill(g2, gates, gate), fill(beta1, tokens, uniform);
-    fill(beta2, tokens, uniform);
-    o.resize(tokens * K), ht.resize(std::size_t((1 + N) * kHeads * K * K));
-    in.q1 = {q1.data(), {1, T, kHeads, K}}, in.k1 = {k1.data(), {1, T, kHeads, K}};
-    in.q2 = {q2.data(), {1, T, kHeads, K}}, in.k2 = {k2.data(), {1, T, kHeads, K}};
-    in.v = {v.data(), {1, T, kHeads, K}}, in.eta = {eta.data(), {1, T, N}};
-    if constexpr (Rule::kPerKeyDecay) {
-      in.g1 = {g1.data(), {1, T, kHeads, K}}, in.g2 = {g2.data(), {1, T, kHeads, K}};
-    } else {
-      in.g1 = {g1.data(), {1, T, kHeads}}, in.g2 = {g2.data(), {1, T, kHeads}};
-    }
-    if (Rule::kHasBeta) {
-      in.beta1 = {beta1.data(), {1, T, kHeads}}, in.beta2 = {beta2.data(), {1, T, kHeads}};
-    }
-    out.o = {o.data(), {1, T, kHeads, K}};
-    out.ht = {ht.data(), {1, 1 + N, kHeads, K, K}};
-  }
-};
+using Problem = sse::bench::SseProblem<Rule>;
 
 template <class Rule, sse::Path kPath>
 void BM_Sse(benchmark::State& state) {
@@ -88,8 +51,7 @@ template <class Rule>
 void BM_DenseScan(benchmark::State& state) {
   const long T = state.range(0), K = state.range(1), threads = state.range(4);
   Problem<Rule> p(T, K, 1);
-  sse::ScanInputs<Rule> in;
-  in.q = p.in.q1, in.k = p.in.k1, in.v = p.in.v, in.g = p.in.g1, in.beta = p.in.beta1;
+  const sse::ScanInputs<Rule> in = p.dense_scan_inputs();
   sse::ScanOutputs<float> out;
   out.o = p.out.o;
   sse::ThreadPool pool{std::size_t(threads)};
