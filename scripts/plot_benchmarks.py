@@ -46,6 +46,21 @@ def machine(context):
     return f"{context.get('num_cpus', '?')} CPUs at {context.get('mhz_per_cpu', '?')} MHz"
 
 
+def label_axes(ax, xlabel, ylabel, title):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def save(fig, context, path):
+    fig.suptitle(f"B=1, H=4, K=V=128, float32; {machine(context)}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_length(families, context, out):
     fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(11, 4.2))
     styles = {"Length_Sse": ("SSE-GLA, sparse, N=4, k=1", "tab:blue"),
@@ -69,20 +84,11 @@ def plot_length(families, context, out):
     for ax in (ax_time, ax_rate):
         ax.set_xticks(lengths, [str(t) for t in lengths])
         ax.minorticks_off()
-    ax_time.set_xlabel("sequence length T")
-    ax_time.set_ylabel("time per call (ms)")
-    ax_time.set_title("Prefill time: linear attention grows as T, softmax as T^2")
-    ax_rate.set_xlabel("sequence length T")
-    ax_rate.set_ylabel("thousand tokens / s")
-    ax_rate.set_title("Prefill throughput, one thread")
+    label_axes(ax_time, "sequence length T", "time per call (ms)",
+               "Prefill time: linear attention grows as T, softmax as T^2")
+    label_axes(ax_rate, "sequence length T", "thousand tokens / s", "Prefill throughput, one thread")
     ax_rate.set_ylim(bottom=0)
-    for ax in (ax_time, ax_rate):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"B=1, H=4, K=V=128, float32; {machine(context)}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "throughput_vs_length.png", dpi=110)
-    plt.close(fig)
+    save(fig, context, out / "throughput_vs_length.png")
 
 
 def plot_partitions(families, context, out):
@@ -102,16 +108,10 @@ def plot_partitions(families, context, out):
     partitions = [r[0] for r in families.get("Partitions_Sparse", [])]
     ax.set_xticks(partitions, [str(n) for n in partitions])
     ax.minorticks_off()
-    ax.set_xlabel("partitions N (k = 1)")
-    ax.set_ylabel("thousand tokens / s")
+    label_axes(ax, "partitions N (k = 1)", "thousand tokens / s",
+               "SSE-GLA, T=4096: the sparse path's cost does not grow with N")
     ax.set_ylim(bottom=0)
-    ax.set_title("SSE-GLA, T=4096: the sparse path's cost does not grow with N")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.suptitle(f"B=1, H=4, K=V=128, float32; {machine(context)}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "throughput_vs_partitions.png", dpi=110)
-    plt.close(fig)
+    save(fig, context, out / "throughput_vs_partitions.png")
 
 
 def plot_threads(families, context, out):
@@ -127,14 +127,8 @@ def plot_threads(families, context, out):
             if j > 0:
                 ax.bar_label(bar, labels=[f"{runs[0][1] / run[1]:.2f}x"], fontsize=8)
     ax.set_xticks(range(len(groups)), [g[1] for g in groups])
-    ax.set_ylabel("thousand tokens / s")
-    ax.set_title("Prefill T=8192 on 1 and 2 threads")
-    ax.legend(fontsize=8)
-    ax.grid(True, axis="y", alpha=0.3)
-    fig.suptitle(f"B=1, H=4, K=V=128, float32; {machine(context)}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "threads.png", dpi=110)
-    plt.close(fig)
+    label_axes(ax, "", "thousand tokens / s", "Prefill T=8192 on 1 and 2 threads")
+    save(fig, context, out / "threads.png")
 
 
 def main(argv):

@@ -136,6 +136,28 @@ struct PartitionBlock {
         rank(arena.take<index_t>(C)) {}
 };
 
+/// The scan of the first L gathered rows of `block`, writing its output rows to `o`.
+template <class Rule, class In>
+HeadSequence<compute_t<In>> block_sequence(const SseCall<Rule, In>& call,
+                                           const PartitionBlock<compute_t<In>>& block, index_t L,
+                                           Rows<compute_t<In>> o) noexcept {
+  const index_t gate_width = Rule::kPerKeyDecay ? call.d.K : 1;
+  HeadSequence<compute_t<In>> seq;
+  seq.length = L;
+  seq.K = call.d.K;
+  seq.V = call.d.V;
+  seq.q = {block.q, call.d.K};
+  seq.k = {block.k, call.d.K};
+  seq.v = {block.v, call.d.V};
+  seq.g = {block.g, gate_width};
+  if constexpr (Rule::kHasBeta) seq.beta = {block.beta, 1};
+  seq.o = o;
+  seq.scale = call.scale;
+  seq.qk_l2norm = call.qk_l2norm;
+  seq.key_rows = call.key_rows;
+  return seq;
+}
+
 template <class Rule, index_t C, class T>
 std::size_t branch_slice_bytes(const SseDims& d, bool has_ht) noexcept {
   const index_t gate_width = Rule::kPerKeyDecay ? d.K : 1;
@@ -192,19 +214,8 @@ void run_shared_branch_widened(Arch arch, const SseCall<Rule, In>& call, index_t
       widen(in.g1.at(b, t0 + i, h), block.g + i * gate_width, static_cast<std::size_t>(gate_width));
       if constexpr (Rule::kHasBeta) block.beta[i] = to_compute(in.beta1(b, t0 + i, h));
     }
-    HeadSequence<T> seq;
-    seq.length = L;
-    seq.K = d.K;
-    seq.V = d.V;
-    seq.q = {block.q, d.K};
-    seq.k = {block.k, d.K};
-    seq.v = {block.v, d.V};
-    seq.g = {block.g, gate_width};
-    if constexpr (Rule::kHasBeta) seq.beta = {block.beta, 1};
-    seq.o = {call.out.o.at(b, t0, h), call.out.o.stride(1)};
-    seq.scale = call.scale;
-    seq.qk_l2norm = call.qk_l2norm;
-    seq.key_rows = call.key_rows;
+    const HeadSequence<T> seq =
+        block_sequence(call, block, L, {call.out.o.at(b, t0, h), call.out.o.stride(1)});
     run_kernel<Rule, C>(arch, chunked, seq, state, arena);
   }
 }
@@ -273,19 +284,7 @@ void run_partition_branch(Arch arch, const SseCall<Rule, In>& call, index_t s, i
   const auto G = static_cast<std::size_t>(gate_width);
 
   auto flush = [&](index_t L) {
-    HeadSequence<T> seq;
-    seq.length = L;
-    seq.K = d.K;
-    seq.V = d.V;
-    seq.q = {block.q, d.K};
-    seq.k = {block.k, d.K};
-    seq.v = {block.v, d.V};
-    seq.g = {block.g, gate_width};
-    if constexpr (Rule::kHasBeta) seq.beta = {block.beta, 1};
-    seq.o = {block.o, d.V};
-    seq.scale = call.scale;
-    seq.qk_l2norm = call.qk_l2norm;
-    seq.key_rows = call.key_rows;
+    HeadSequence<T> seq = block_sequence(call, block, L, {block.o, d.V});
     if (call.key_rows > 0) seq.key_scale = {block.key_scale, 1};
     run_kernel<Rule, C>(arch, chunked, seq, state, arena);
     for (index_t i = 0; i < L; ++i) {
