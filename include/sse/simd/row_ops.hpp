@@ -38,19 +38,6 @@ inline T dot(Arch, const T* a, const T* b, std::size_t n) noexcept {
   return sum;
 }
 
-/// y += alpha * x.
-template <class Arch, class T>
-inline void axpy(Arch, T alpha, const T* SSE_RESTRICT x, T* SSE_RESTRICT y,
-                 std::size_t n) noexcept {
-  using B = Batch<T, Arch>;
-  const std::size_t body = body_size<T, Arch>(n);
-  const B a(alpha);
-  for (std::size_t i = 0; i < body; i += B::size) {
-    xsimd::fma(a, B::load_unaligned(x + i), B::load_unaligned(y + i)).store_unaligned(y + i);
-  }
-  for (std::size_t i = body; i < n; ++i) y[i] += alpha * x[i];
-}
-
 /// y = decay * y + alpha * x (one row of a decayed rank-1 state update).
 template <class Arch, class T>
 inline void decay_axpy(Arch, T decay, T alpha, const T* SSE_RESTRICT x, T* SSE_RESTRICT y,
