@@ -48,6 +48,24 @@ using ErrorHandler = void (*)(const char* message);
 
 namespace detail {
 
+/// Text from a file (a key, a dtype) as an error message may quote it: on one line, printable
+/// ASCII kept, every other byte as \xNN, cut after 64 characters.
+inline std::string quoted_text(const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  static constexpr std::size_t kMaxShown = 64;
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  return out;
+}
+
 inline void default_error_handler(const char* message) {
   std::fprintf(stderr, "sse: %s\n", message);
   std::abort();

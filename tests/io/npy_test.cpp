@@ -101,6 +101,11 @@ TEST(Npy, RejectsMalformedFiles) {
        "bad extent"},
       {image("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 8), }", 0),
        "too large"},
+      // Text quoted from the file stays on one line: control bytes are shown as \xNN.
+      {image("{'descr': '<\xfe\n', 'fortran_order': False, 'shape': (2, 3), }", 24),
+       "unsupported dtype '<\\xfe\\x0a'"},
+      {image("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'a\tb': 1}", 24),
+       "unexpected key 'a\\x09b'"},
   };
   for (const Bad& bad : cases) {
     NpyArray a;
@@ -108,6 +113,7 @@ TEST(Npy, RejectsMalformedFiles) {
     ASSERT_FALSE(s.ok()) << bad.message;
     EXPECT_NE(s.message().find(bad.message), std::string::npos)
         << "\"" << s.message() << "\" lacks \"" << bad.message << "\"";
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include "sse/io/safetensors.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -24,7 +25,8 @@ std::vector<std::byte> image_of(const std::string& header, const std::vector<std
   std::uint64_t n = header.size();
   for (int i = 0; i < 8; ++i, n >>= 8) image[std::size_t(i)] = std::byte(n & 0xFF);
   std::memcpy(image.data() + 8, header.data(), header.size());
-  std::memcpy(image.data() + 8 + header.size(), data.data(), data.size());
+  std::copy(data.begin(), data.end(),
+            reinterpret_cast<std::uint8_t*>(image.data()) + 8 + header.size());
   return image;
 }
 
@@ -82,6 +84,12 @@ TEST(Safetensors, MalformedFilesAreErrors) {
        R"("y":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
        8, "share bytes"},
       {R"({"__metadata__":{"a":1}})", 0, "is not a string"},
+      // Element counts that wrap around 2^64 (2^40 * 2^40 = 2^80 = 0 mod 2^64), or hide a huge
+      // extent behind a zero one, are refused before they reach a shape.
+      {R"({"x":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,0]}})", 0,
+       "shape too large"},
+      {R"({"x":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", 0,
+       "shape too large"},
   };
   for (const Bad& bad : cases) {
     const auto image = image_of(bad.header, std::vector<std::uint8_t>(bad.data_bytes));

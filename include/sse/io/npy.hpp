@@ -175,17 +175,18 @@ inline Status parse_descr(const std::string& descr, DType& dtype) {
     else if (code == "i8")
       dtype = DType::kInt64;
     else
-      return Status::error("unsupported dtype '" + descr +
+      return Status::error("unsupported dtype '" + sse::detail::quoted_text(descr) +
                            "' (expected float32, float64, int32 or int64)");
     if (descr[0] == '|')
-      return Status::error("invalid dtype '" + descr + "' ('|' is for one-byte types)");
+      return Status::error("invalid dtype '" + sse::detail::quoted_text(descr) +
+                           "' ('|' is for one-byte types)");
     return {};
   }
   if (!descr.empty() && descr[0] == '>') {
-    return Status::error("big-endian dtype '" + descr +
+    return Status::error("big-endian dtype '" + sse::detail::quoted_text(descr) +
                          "' is not supported (expected little-endian)");
   }
-  return Status::error("unsupported dtype '" + descr +
+  return Status::error("unsupported dtype '" + sse::detail::quoted_text(descr) +
                        "' (expected float32, float64, int32 or int64)");
 }
 
@@ -197,7 +198,9 @@ inline Status parse_header_dict(const std::string& text, NpyArray& out) {
   while (!p.consume('}')) {
     std::string key;
     if (!p.read_string(key)) return Status::error("malformed header: expected a quoted key");
-    if (!p.consume(':')) return Status::error("malformed header: expected ':' after '" + key + "'");
+    if (!p.consume(':'))
+      return Status::error("malformed header: expected ':' after '" +
+                           sse::detail::quoted_text(key) + "'");
     if (key == "descr") {
       std::string descr;
       if (have_descr || !p.read_string(descr))
@@ -225,7 +228,8 @@ inline Status parse_header_dict(const std::string& text, NpyArray& out) {
       }
       have_shape = true;
     } else {
-      return Status::error("malformed header: unexpected key '" + key + "'");
+      return Status::error("malformed header: unexpected key '" + sse::detail::quoted_text(key) +
+                           "'");
     }
     if (!p.consume(',') && !p.peek('}'))
       return Status::error("malformed header: expected ',' or '}'");

@@ -93,7 +93,7 @@ inline float bf16_to_float(std::uint16_t b) noexcept {
 
 inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& value,
                                  std::size_t data_size, SafetensorsEntry& entry) {
-  const std::string where = "tensor '" + name + "': ";
+  const std::string where = "tensor '" + sse::detail::quoted_text(name) + "': ";
   if (!value.is_object()) return Status::error(where + "expected an object");
   for (const char* key : {"dtype", "shape", "data_offsets"}) {
     if (!value.contains(key)) return Status::error(where + "missing \"" + key + "\"");
@@ -108,19 +108,25 @@ inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& 
   } else if (dtype_text == "F16") {
     entry.dtype = TensorDType::kF16;
   } else {
-    return Status::error(where + "dtype " + dtype_text + " is not supported (F32, BF16 or F16)");
+    return Status::error(where + "dtype " + sse::detail::quoted_text(dtype_text) +
+                         " is not supported (F32, BF16 or F16)");
   }
   const nlohmann::json& shape = value["shape"];
   if (!shape.is_array()) return Status::error(where + "\"shape\" must be an array");
   entry.shape.clear();
-  std::size_t count = 1;
+  // At most 2^40 elements, checked before each product so that it cannot wrap around.
+  constexpr std::uint64_t kMaxCount = std::uint64_t(1) << 40;
+  std::uint64_t count = 1;
   for (const nlohmann::json& d : shape) {
-    if (!d.is_number_unsigned() || d.get<std::uint64_t>() > (std::uint64_t(1) << 40)) {
+    if (!d.is_number_unsigned()) {
       return Status::error(where + "\"shape\" must hold non-negative integers");
     }
-    entry.shape.push_back(static_cast<index_t>(d.get<std::uint64_t>()));
-    count *= static_cast<std::size_t>(entry.shape.back());
-    if (count > (std::size_t(1) << 40)) return Status::error(where + "shape too large");
+    const auto extent = d.get<std::uint64_t>();
+    if (extent > kMaxCount || (extent != 0 && count > kMaxCount / extent)) {
+      return Status::error(where + "shape too large");
+    }
+    entry.shape.push_back(static_cast<index_t>(extent));
+    count *= extent;
   }
   const nlohmann::json& offsets = value["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
@@ -171,7 +177,8 @@ inline Status parse_safetensors(const std::byte* bytes, std::size_t size, Safete
       if (!it.value().is_object()) return Status::error("\"__metadata__\" must be an object");
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
         if (!m.value().is_string()) {
-          return Status::error("\"__metadata__\": value of \"" + m.key() + "\" is not a string");
+          return Status::error("\"__metadata__\": value of \"" + sse::detail::quoted_text(m.key()) +
+                               "\" is not a string");
         }
         out.metadata[m.key()] = m.value().get<std::string>();
       }
