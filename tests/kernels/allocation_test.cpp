@@ -3,9 +3,6 @@
 // allocation functions of this test executable; only allocations made while counting is on are
 // counted.
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -15,21 +12,9 @@
 #include "sse/rules/gdn.hpp"
 #include "sse/rules/gla.hpp"
 
+#include "support/allocation_counter.hpp"
 #include "support/scan_case.hpp"
 #include "support/sse_case.hpp"
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace sse::test {
 namespace {
@@ -43,12 +28,10 @@ long allocations_during_scan(index_t K, index_t V, Mode mode, Executor& executor
   std::vector<std::byte> memory(scan_workspace_size<Rule>(c.inputs(), c.outputs(), executor));
   const auto in = c.inputs();
   const auto out = c.outputs();
-  g_allocations = 0;
-  g_counting = true;
+  const CountAllocations counter;
   scan<Rule>(in, out, options, executor,
              with_workspace ? Workspace(memory.data(), memory.size()) : Workspace{});
-  g_counting = false;
-  return g_allocations.load();
+  return counter.count();
 }
 
 // Eigen's products keep their packing buffers on the stack up to 128 KiB, which covers heads
@@ -91,11 +74,9 @@ long allocations_during_sse(index_t T, index_t K, Path path, Mode mode, Executor
     out.ht = {pool.data(), {3, 5, 2, K, K}};
   }
   std::vector<std::byte> memory(sse_attention_workspace_size<Rule>(in, out, options, executor));
-  g_allocations = 0;
-  g_counting = true;
+  const CountAllocations counter;
   sse_attention<Rule>(in, out, options, executor, Workspace(memory.data(), memory.size()));
-  g_counting = false;
-  return g_allocations.load();
+  return counter.count();
 }
 
 // The operator, prefill (T = 100) and decode (T = 1, a state pool in place), both paths.

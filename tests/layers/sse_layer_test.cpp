@@ -73,8 +73,10 @@ TYPED_TEST(SseLayerTest, PrefillThenDecodeEqualsOnePrefill) {
       });
   EXPECT_LT(rel_error(stepped, full), 1e-5);
   EXPECT_LT(rel_error(cache.state, full_cache.state), 1e-5);
-  EXPECT_EQ(cache.q_conv, full_cache.q_conv);
-  EXPECT_EQ(cache.k_conv, full_cache.k_conv);
+  // The history holds projections: a decode step's (one dot product per output) and the
+  // prefill's (Eigen's matrix product) agree to float32 rounding.
+  EXPECT_LT(rel_error(cache.q_conv, full_cache.q_conv), 1e-6);
+  EXPECT_LT(rel_error(cache.k_conv, full_cache.k_conv), 1e-6);
 }
 
 TEST(SseLayer, WeightAndShapeErrorsNameTheKey) {

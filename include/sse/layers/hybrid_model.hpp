@@ -12,6 +12,7 @@
 /// model.layers.{i}.mlp.*, model.norm.weight, lm_head.weight. Prefill and decode go through a
 /// `Cache` (one per mixer).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "sse/core/parallel.hpp"
+#include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
 #include "sse/layers/hybrid_config.hpp"
 #include "sse/layers/linear.hpp"
@@ -66,7 +68,7 @@ class HybridModel {
     final_norm_ = take(weights, "model.norm.weight", {D});
     if (!c.tie_word_embeddings) lm_head_ = take(weights, "lm_head.weight", {c.vocab_size, D});
     if (weights.size() != 0) {
-      report_invalid_argument(weights.keys().front() + ": unexpected key" +
+      report_invalid_argument(detail::quoted_text(weights.keys().front()) + ": unexpected key" +
                               (weights.origin().empty() ? "" : " in " + weights.origin()) +
                               " (not a parameter of this model)");
     }
@@ -74,21 +76,38 @@ class HybridModel {
 
   const HybridConfig& config() const noexcept { return config_; }
 
-  Cache make_cache(index_t batch) const {
+  /// A fresh cache for `batch` sequences; the softmax attention layers keep room for `capacity`
+  /// tokens (they grow beyond it, which allocates).
+  Cache make_cache(index_t batch, index_t capacity = 0) const {
     Cache cache;
     cache.batch = batch;
     for (const Block& block : blocks_) {
-      cache.mixers.push_back(
-          std::visit([batch](const auto& mixer) -> MixerCache { return mixer.make_cache(batch); },
-                     block.mixer));
+      std::visit(
+          [&](const auto& mixer) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(mixer)>, SoftmaxAttentionLayer>) {
+              cache.mixers.emplace_back(mixer.make_cache(batch, capacity));
+            } else {
+              cache.mixers.emplace_back(mixer.make_cache(batch));
+            }
+          },
+          block.mixer);
     }
     return cache;
+  }
+
+  /// Bytes of the `Workspace` with which `forward` of tokens [B,T] on `executor` allocates
+  /// nothing when B <= kLinearDotRows (a decode step) and the cache has room for the tokens.
+  std::size_t workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
+    return detail::WorkerScratch::required_bytes(
+        0, 0,
+        measure_scratch<Scratch>(B * T * config_.hidden_size, mlp_scratch_size(B * T),
+                                 mixer_workspace_size(B, T, executor)));
   }
 
   /// logits [B,T,vocab] of tokens [B,T] (ids in [0, vocab)), continuing from `cache` when given
   /// (and updating it). Throws sse::invalid_argument on a bad id or shape.
   void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits, Cache* cache,
-               Executor& executor) const {
+               Executor& executor, Workspace workspace = {}) const {
     const HybridConfig& c = config_;
     const index_t B = tokens.extent(0), T = tokens.extent(1), D = c.hidden_size;
     if (logits.extent(0) != B || logits.extent(1) != T || logits.extent(2) != c.vocab_size ||
@@ -102,7 +121,6 @@ class HybridModel {
                               " sequences, the input has B = " + std::to_string(B));
     }
     const index_t rows = B * T;
-    std::vector<float> x(static_cast<std::size_t>(rows * D));
     for (index_t b = 0; b < B; ++b) {
       for (index_t t = 0; t < T; ++t) {
         const std::int64_t id = tokens(b, t);
@@ -112,47 +130,50 @@ class HybridModel {
                                   " is not a token id in [0, " + std::to_string(c.vocab_size) +
                                   ")");
         }
-        std::copy_n(embeddings_.begin() + id * D, D, x.begin() + (b * T + t) * D);
       }
     }
-    Cache local = cache == nullptr ? make_cache(B) : Cache{};
+    const std::size_t mixer_bytes = mixer_workspace_size(B, T, executor);
+    const detail::WorkerScratch region(
+        workspace, 0, 0, measure_scratch<Scratch>(rows * D, mlp_scratch_size(rows), mixer_bytes));
+    ScratchArena arena = region.shared();
+    const Scratch s(arena, rows * D, mlp_scratch_size(rows), mixer_bytes);
+    for (index_t r = 0; r < rows; ++r) {
+      std::copy_n(embeddings_.data() + tokens(r / T, r % T) * D, D, s.x + r * D);
+    }
+    Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
     Cache& state = cache == nullptr ? local : *cache;
-    std::vector<float> normed(x.size()), delta(x.size());
-    std::vector<float> scratch;
     const float eps = static_cast<float>(c.norm_eps);
     auto norm_rows = [&](const std::vector<float>& weight) {
       for (index_t r = 0; r < rows; ++r) {
-        rms_norm_row(x.data() + r * D, weight.data(), eps, normed.data() + r * D,
+        rms_norm_row(s.x + r * D, weight.data(), eps, s.normed + r * D,
                      static_cast<std::size_t>(D));
       }
     };
     auto add_delta = [&] {
-      for (std::size_t i = 0; i < x.size(); ++i) x[i] += delta[i];
+      for (index_t i = 0; i < rows * D; ++i) s.x[i] += s.delta[i];
     };
+    const ConstMatrixMap<float> normed(s.normed, rows, D, Eigen::OuterStride<>(D));
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       const Block& block = blocks_[i];
       norm_rows(block.attn_norm);
-      const TensorView<const float, 3> in{normed.data(), {B, T, D}};
-      const TensorView<float, 3> out{delta.data(), {B, T, D}};
+      const TensorView<const float, 3> in{s.normed, {B, T, D}};
+      const TensorView<float, 3> out{s.delta, {B, T, D}};
       std::visit(
           [&](const auto& mixer) {
             using Layer = std::decay_t<decltype(mixer)>;
-            mixer.forward(in, out, &std::get<typename Layer::Cache>(state.mixers[i]), executor);
+            mixer.forward(in, out, &std::get<typename Layer::Cache>(state.mixers[i]), executor,
+                          Workspace(s.mixer, mixer_bytes));
           },
           block.mixer);
       add_delta();
       norm_rows(block.mlp_norm);
-      scratch.resize(block.mlp.scratch_size(rows));
-      block.mlp.forward(ConstMatrixMap<float>(normed.data(), rows, D, Eigen::OuterStride<>(D)),
-                        MatrixMap<float>(delta.data(), rows, D, Eigen::OuterStride<>(D)),
-                        scratch.data());
+      block.mlp.forward(normed, MatrixMap<float>(s.delta, rows, D, Eigen::OuterStride<>(D)), s.mlp);
       add_delta();
     }
     norm_rows(final_norm_);
     const std::vector<float>& head = c.tie_word_embeddings ? embeddings_ : lm_head_;
     linear<float>(
-        ConstMatrixMap<float>(normed.data(), rows, D, Eigen::OuterStride<>(D)), head.data(),
-        nullptr,
+        normed, head.data(), nullptr,
         MatrixMap<float>(logits.data(), rows, c.vocab_size, Eigen::OuterStride<>(c.vocab_size)));
   }
 
@@ -168,6 +189,37 @@ class HybridModel {
     Mixer mixer;
     SwiGluMlp mlp;
   };
+
+  /// The residual stream and scratch of one forward, carved from one arena: x, normed and
+  /// delta [B*T, D], the MLPs' scratch, and the mixers' workspace (one block at a time).
+  struct Scratch {
+    float *x, *normed, *delta, *mlp;
+    std::byte* mixer;
+
+    Scratch(ScratchArena& arena, index_t activations, std::size_t mlp_floats,
+            std::size_t mixer_bytes) {
+      const auto n = static_cast<std::size_t>(activations);
+      x = arena.take<float>(n), normed = arena.take<float>(n), delta = arena.take<float>(n);
+      mlp = arena.take<float>(mlp_floats);
+      mixer = arena.take<std::byte>(mixer_bytes);
+    }
+  };
+
+  std::size_t mlp_scratch_size(index_t rows) const noexcept {
+    std::size_t floats = 0;
+    for (const Block& block : blocks_) floats = std::max(floats, block.mlp.scratch_size(rows));
+    return floats;
+  }
+
+  std::size_t mixer_workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
+    std::size_t bytes = 0;
+    for (const Block& block : blocks_) {
+      bytes = std::max(
+          bytes, std::visit([&](const auto& mixer) { return mixer.workspace_size(B, T, executor); },
+                            block.mixer));
+    }
+    return bytes;
+  }
 
   /// Block i's mixer: softmax attention at the configured indices, else the SSE layer.
   static Mixer make_mixer(const HybridConfig& c, index_t i, Weights weights) {

@@ -2,25 +2,45 @@
 
 /// \file
 /// Linear layers as upstream stores them: weight [out, in] (PyTorch's layout), optional bias
-/// [out]; y = x W^T + b over rows of x, as one Eigen matrix product.
+/// [out]; y = x W^T + b over rows of x.
 
 #include <Eigen/Core>
 
+#include "sse/config.hpp"
 #include "sse/core/shape.hpp"
+#include "sse/simd/row_ops.hpp"
 #include "sse/state/state.hpp"
 
 namespace sse {
 
+/// Up to this many rows (a decode step's batch), `linear` takes one dot product per output and
+/// row, each weight row read once while it is in L1: nothing is packed and nothing allocated.
+/// More rows are one Eigen matrix product.
+inline constexpr index_t kLinearDotRows = 4;
+
 /// y [M, out] = x [M, in] W^T (+ bias). W is row-major [out, in]; rows of x and y may be
-/// strided (slices of wider buffers). No allocation for the shapes of a layer's tokens (Eigen
-/// packs the product on the stack up to its 128 KiB limit, on the heap above).
+/// strided (slices of wider buffers). Allocates nothing for M <= kLinearDotRows; above, Eigen
+/// packs the product on the stack up to its 128 KiB limit and on the heap beyond it.
 template <class T>
 inline void linear(ConstMatrixMap<T> x, const T* weight, const T* bias, MatrixMap<T> y) {
-  const ConstMatrixMap<T> w(weight, y.cols(), x.cols(), Eigen::OuterStride<>(x.cols()));
+  const index_t in = x.cols(), out = y.cols();
+  if (x.rows() <= kLinearDotRows) {
+    for (index_t o = 0; o < out; ++o) {
+      const T* w = weight + o * in;
+      const T b = bias != nullptr ? bias[o] : T(0);
+      for (index_t r = 0; r < x.rows(); ++r) {
+        y(r, o) = simd::dot(default_arch{}, w, x.data() + r * x.outerStride(),
+                            static_cast<std::size_t>(in)) +
+                  b;
+      }
+    }
+    return;
+  }
+  const ConstMatrixMap<T> w(weight, out, in, Eigen::OuterStride<>(in));
   y.noalias() = x * w.transpose();
   if (bias != nullptr) {
     for (index_t r = 0; r < y.rows(); ++r) {
-      for (index_t c = 0; c < y.cols(); ++c) y(r, c) += bias[c];
+      for (index_t c = 0; c < out; ++c) y(r, c) += bias[c];
     }
   }
 }

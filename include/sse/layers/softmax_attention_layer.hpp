@@ -19,11 +19,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sse/attention/rope.hpp"
 #include "sse/attention/softmax_attention.hpp"
 #include "sse/core/parallel.hpp"
+#include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
 #include "sse/layers/layer_io.hpp"
 #include "sse/layers/linear.hpp"
@@ -94,57 +96,65 @@ class SoftmaxAttentionLayer {
     return cache;
   }
 
+  /// Bytes of the `Workspace` with which `forward` of x [B,T,D] on `executor` allocates
+  /// nothing, as long as the cache has room for the new tokens (make_cache's capacity).
+  std::size_t workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
+    return detail::WorkerScratch::required_bytes(
+        0, 0, measure_scratch<Scratch>(config_, B, T, attention_workspace_size(executor)));
+  }
+
   /// y [B,T,D] = the layer of x [B,T,D] at positions cache.length.. (0.. without a cache); the
-  /// new keys and values are appended to the cache.
+  /// new keys and values are appended to the cache (which grows when full).
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
-               Executor& executor) const {
+               Executor& executor, Workspace workspace = {}) const {
     const SoftmaxAttentionConfig& c = config_;
     const index_t B = x.extent(0), T = x.extent(1), D = c.hidden;
     detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
     Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
     Cache& kv = cache == nullptr ? local : *cache;
     const index_t HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim(), rows = B * T;
-    const index_t past = kv.length;
+    const index_t past = kv.length, width = HKV * hd;
     reserve(kv, past + T);
+    const std::size_t attention_bytes = attention_workspace_size(executor);
+    const detail::WorkerScratch region(workspace, 0, 0,
+                                       measure_scratch<Scratch>(c, B, T, attention_bytes));
+    ScratchArena arena = region.shared();
+    const Scratch s(arena, c, B, T, attention_bytes);
 
     const ConstMatrixMap<float> X(x.data(), rows, D, Eigen::OuterStride<>(D));
-    auto bias = [&](const char* key) {
+    auto bias = [&](std::string_view key) {
       return c.qkv_bias ? weights_.at(key).data.data() : nullptr;
     };
-    std::vector<float> q(static_cast<std::size_t>(rows * D));
-    std::vector<float> k(static_cast<std::size_t>(rows * HKV * hd)), v(k.size());
     linear<float>(X, weights_.at("q_proj.weight").data.data(), bias("q_proj.bias"),
-                  MatrixMap<float>(q.data(), rows, D, Eigen::OuterStride<>(D)));
+                  MatrixMap<float>(s.q, rows, D, Eigen::OuterStride<>(D)));
     linear<float>(X, weights_.at("k_proj.weight").data.data(), bias("k_proj.bias"),
-                  MatrixMap<float>(k.data(), rows, HKV * hd, Eigen::OuterStride<>(HKV * hd)));
+                  MatrixMap<float>(s.k, rows, width, Eigen::OuterStride<>(width)));
     linear<float>(X, weights_.at("v_proj.weight").data.data(), bias("v_proj.bias"),
-                  MatrixMap<float>(v.data(), rows, HKV * hd, Eigen::OuterStride<>(HKV * hd)));
-    const std::vector<std::int64_t> offsets(static_cast<std::size_t>(B), past);
-    const TensorView<const std::int64_t, 1> positions{offsets.data(), {B}};
-    apply_rope(TensorView<float, 4>{q.data(), {B, T, HQ, hd}}, positions, c.rope_theta);
-    apply_rope(TensorView<float, 4>{k.data(), {B, T, HKV, hd}}, positions, c.rope_theta);
+                  MatrixMap<float>(s.v, rows, width, Eigen::OuterStride<>(width)));
+    std::fill_n(s.positions, B, past);
+    const TensorView<const std::int64_t, 1> positions{s.positions, {B}};
+    apply_rope(TensorView<float, 4>{s.q, {B, T, HQ, hd}}, positions, c.rope_theta);
+    apply_rope(TensorView<float, 4>{s.k, {B, T, HKV, hd}}, positions, c.rope_theta);
 
     // Append to the cache: token t of row b at position past + t.
-    const index_t width = HKV * hd;
     for (index_t b = 0; b < B; ++b) {
-      const std::size_t from = static_cast<std::size_t>(b * T * width);
-      const std::size_t to = static_cast<std::size_t>((b * kv.capacity + past) * width);
-      std::copy_n(k.begin() + from, T * width, kv.keys.begin() + to);
-      std::copy_n(v.begin() + from, T * width, kv.values.begin() + to);
+      const index_t to = (b * kv.capacity + past) * width;
+      std::copy_n(s.k + b * T * width, T * width, kv.keys.data() + to);
+      std::copy_n(s.v + b * T * width, T * width, kv.values.data() + to);
     }
     kv.length = past + T;
 
     SoftmaxAttentionInputs<float> in;
-    in.q = {q.data(), {B, T, HQ, hd}};
+    in.q = {s.q, {B, T, HQ, hd}};
     const Extents<4> cache_strides{kv.capacity * width, width, hd, 1};
     in.k = {kv.keys.data(), {B, kv.length, HKV, hd}, cache_strides};
     in.v = {kv.values.data(), {B, kv.length, HKV, hd}, cache_strides};
     in.offsets = positions;
-    std::vector<float> o(static_cast<std::size_t>(rows * D));
     SoftmaxAttentionOptions options;
     options.window = c.window;
-    softmax_attention(in, TensorView<float, 4>{o.data(), {B, T, HQ, hd}}, options, executor);
-    linear<float>(ConstMatrixMap<float>(o.data(), rows, D, Eigen::OuterStride<>(D)),
+    softmax_attention(in, TensorView<float, 4>{s.o, {B, T, HQ, hd}}, options, executor,
+                      Workspace(s.attention, attention_bytes));
+    linear<float>(ConstMatrixMap<float>(s.o, rows, D, Eigen::OuterStride<>(D)),
                   weights_.at("o_proj.weight").data.data(), nullptr,
                   MatrixMap<float>(y.data(), rows, D, Eigen::OuterStride<>(D)));
   }
@@ -155,6 +165,31 @@ class SoftmaxAttentionLayer {
   }
 
  private:
+  /// The activations of one forward over B x T tokens, carved from one arena.
+  struct Scratch {
+    float *q, *o;             // [B*T, D]
+    float *k, *v;             // [B*T, HKV*head_dim]
+    std::int64_t* positions;  // [B]: the position of each row's first new token
+    std::byte* attention;     // the attention kernel's workspace
+
+    Scratch(ScratchArena& arena, const SoftmaxAttentionConfig& c, index_t B, index_t T,
+            std::size_t attention_bytes) {
+      const auto rows = static_cast<std::size_t>(B * T);
+      const auto width = static_cast<std::size_t>(c.key_value_heads() * c.head_dim());
+      q = arena.take<float>(rows * c.hidden), o = arena.take<float>(rows * c.hidden);
+      k = arena.take<float>(rows * width), v = arena.take<float>(rows * width);
+      positions = arena.take<std::int64_t>(static_cast<std::size_t>(B));
+      attention = arena.take<std::byte>(attention_bytes);
+    }
+  };
+
+  /// The attention kernel's workspace: it depends only on the head size and the executor.
+  std::size_t attention_workspace_size(const Executor& executor) const noexcept {
+    SoftmaxAttentionInputs<float> shapes;
+    shapes.v = {nullptr, {1, 1, 1, config_.head_dim()}};
+    return softmax_attention_workspace_size(shapes, executor);
+  }
+
   /// Grows `cache` to hold at least `tokens` tokens per sequence (doubling), keeping its data.
   void reserve(Cache& cache, index_t tokens) const {
     if (tokens <= cache.capacity) return;

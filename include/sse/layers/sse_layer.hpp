@@ -21,14 +21,18 @@
 /// last W-1 inputs), updated in place: prefill then T = 1 steps equals one prefill.
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sse/attention/sse_attention.hpp"
 #include "sse/core/parallel.hpp"
 #include "sse/core/tensor_view.hpp"
+#include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
 #include "sse/layers/activations.hpp"
 #include "sse/layers/layer_io.hpp"
@@ -64,28 +68,29 @@ inline constexpr index_t kGateLowRank = 16;
 
 namespace detail {
 
-/// x [rows, D] through `key`'s weight [out, D] (and bias) into y [rows, out].
-inline void project(const Weights& w, const std::string& key, ConstMatrixMap<float> x, float* y,
-                    index_t out, const std::string& bias_key = "") {
+/// x [rows, D] through weight [out, D] (and bias) into y [rows, out].
+inline void project(const Weights& w, std::string_view key, ConstMatrixMap<float> x, float* y,
+                    index_t out, std::string_view bias_key = {}) {
   linear<float>(x, w.at(key).data.data(), bias_key.empty() ? nullptr : w.at(bias_key).data.data(),
                 MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)));
 }
 
-inline ConstMatrixMap<float> rows_of(const std::vector<float>& x, index_t rows, index_t cols) {
-  return {x.data(), rows, cols, Eigen::OuterStride<>(cols)};
+inline ConstMatrixMap<float> rows_of(const float* x, index_t rows, index_t cols) {
+  return {x, rows, cols, Eigen::OuterStride<>(cols)};
 }
 
 /// Causal depthwise convolution over time of x [B, T, C] (in place), width W, with the last
-/// W-1 inputs of each row in `history` [B, W-1, C] (read, then replaced by the new last ones):
+/// W-1 inputs of each row in `history` [B, W-1, C] (read, then replaced by the new last ones);
+/// `padded` holds (W-1+T) C floats:
 ///   y[t, c] = sum_j weight[c, j] x[t - (W-1) + j, c]
-inline void causal_conv(std::vector<float>& x, index_t B, index_t T, index_t C, index_t W,
-                        const std::vector<float>& weight, std::vector<float>& history) {
-  std::vector<float> padded(static_cast<std::size_t>((W - 1 + T) * C));
+inline void causal_conv(float* x, index_t B, index_t T, index_t C, index_t W, const float* weight,
+                        float* history, float* padded) {
+  const index_t kept = (W - 1) * C;
   for (index_t b = 0; b < B; ++b) {
-    float* xb = x.data() + b * T * C;
-    float* hb = history.data() + b * (W - 1) * C;
-    std::copy(hb, hb + (W - 1) * C, padded.begin());
-    std::copy(xb, xb + T * C, padded.begin() + (W - 1) * C);
+    float* xb = x + b * T * C;
+    float* hb = history + b * kept;
+    std::copy(hb, hb + kept, padded);
+    std::copy(xb, xb + T * C, padded + kept);
     for (index_t t = 0; t < T; ++t) {
       for (index_t c = 0; c < C; ++c) {
         float sum = 0;
@@ -93,7 +98,19 @@ inline void causal_conv(std::vector<float>& x, index_t B, index_t T, index_t C, 
         xb[t * C + c] = sum;
       }
     }
-    std::copy(padded.end() - (W - 1) * C, padded.end(), hb);
+    std::copy(padded + T * C, padded + T * C + kept, hb);
+  }
+}
+
+/// Value head j of HV reads head j / (HV / H) of t [rows, H, width]: wide [rows, HV, width].
+inline void repeat_heads(const float* t, index_t rows, index_t H, index_t HV, index_t width,
+                         float* wide) {
+  const index_t group = HV / H;
+  for (index_t r = 0; r < rows; ++r) {
+    for (index_t j = 0; j < HV; ++j) {
+      const float* src = t + (r * H + j / group) * width;
+      std::copy(src, src + width, wide + (r * HV + j) * width);
+    }
   }
 }
 
@@ -184,158 +201,132 @@ class SseLayer {
     return cache;
   }
 
+  /// Bytes of the `Workspace` with which `forward` of x [B,T,D] on `executor` allocates
+  /// nothing (the activations and the operator's scratch).
+  std::size_t workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
+    return detail::WorkerScratch::required_bytes(
+        0, 0, scratch_bytes(B, T, operator_workspace_size(B, T, executor)));
+  }
+
   /// y [B,T,D] = the layer of x [B,T,D] (already normalised by the block). With a cache, the
   /// recurrent states and convolution histories continue from it and are updated in place;
-  /// without, they start from zero. Throws sse::invalid_argument on bad shapes.
+  /// without, they start from zero. Throws sse::invalid_argument on bad shapes. With a
+  /// workspace of workspace_size(B, T, executor) bytes, allocates nothing for B <=
+  /// kLinearDotRows (a decode step); otherwise one buffer per call (and Eigen's packing).
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
-               Executor& executor) const {
+               Executor& executor, Workspace workspace = {}) const {
     const SseLayerConfig& c = config_;
     const index_t B = x.extent(0), T = x.extent(1), D = c.hidden;
     detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
     const index_t rows = B * T, H = c.heads, K = c.head_dim, V = c.value_dim;
-    const index_t HV = c.value_heads(), HK = H * K, N = c.partitions, group = HV / H;
+    const index_t HV = c.value_heads(), HK = H * K, N = c.partitions;
     const Weights& w = weights_;
     const ConstMatrixMap<float> X(x.data(), rows, D, Eigen::OuterStride<>(D));
-    auto buffer = [](index_t n) { return std::vector<float>(static_cast<std::size_t>(n)); };
+    const std::size_t attention_bytes = operator_workspace_size(B, T, executor);
+    const detail::WorkerScratch region(workspace, 0, 0, scratch_bytes(B, T, attention_bytes));
+    ScratchArena arena = region.shared();
+    const Scratch s(arena, c, B, T, attention_bytes);
 
     // Projections.
-    std::vector<float> q1 = buffer(rows * HK), k1 = buffer(rows * HK), low = buffer(rows * V);
-    std::vector<float> q2 = buffer(rows * HK), k2 = buffer(rows * HK);
-    detail::project(w, "q_proj.weight", X, q1.data(), HK);
-    detail::project(w, "k_proj.weight", X, k1.data(), HK);
-    for (const auto& [lora, base, out] :
-         {std::tuple{"lora_q_proj", &q1, &q2}, std::tuple{"lora_k_proj", &k1, &k2}}) {
-      detail::project(w, std::string(lora) + ".0.weight", X, low.data(), V);
-      detail::project(w, std::string(lora) + ".1.weight", detail::rows_of(low, rows, V),
-                      out->data(), HK);
-      for (std::size_t i = 0; i < out->size(); ++i) (*out)[i] += (*base)[i];
-    }
-    std::vector<float> v = buffer(rows * HV * V), eta = buffer(rows * N);
-    detail::project(w, "v_proj.weight", X, v.data(), HV * V);
-    detail::project(w, "e_proj.weight", X, eta.data(), N);
+    detail::project(w, "q_proj.weight", X, s.q1, HK);
+    detail::project(w, "k_proj.weight", X, s.k1, HK);
+    detail::project(w, "lora_q_proj.0.weight", X, s.low, V);
+    detail::project(w, "lora_q_proj.1.weight", detail::rows_of(s.low, rows, V), s.q2, HK);
+    detail::project(w, "lora_k_proj.0.weight", X, s.low, V);
+    detail::project(w, "lora_k_proj.1.weight", detail::rows_of(s.low, rows, V), s.k2, HK);
+    for (index_t i = 0; i < rows * HK; ++i) s.q2[i] += s.q1[i], s.k2[i] += s.k1[i];
+    detail::project(w, "v_proj.weight", X, s.v, HV * V);
+    detail::project(w, "e_proj.weight", X, s.eta, N);
     if (c.use_short_conv) {  // q1 and k1 only, after q2 and k2 were formed
-      Cache fresh = cache == nullptr ? make_cache(B) : Cache{};
-      Cache& history = cache == nullptr ? fresh : *cache;
-      detail::causal_conv(q1, B, T, HK, c.conv_size, w.at("q_conv1d_shared.weight").data,
-                          history.q_conv);
-      detail::causal_conv(k1, B, T, HK, c.conv_size, w.at("k_conv1d_shared.weight").data,
-                          history.k_conv);
+      float* q_history = cache != nullptr ? cache->q_conv.data() : s.q_history;
+      float* k_history = cache != nullptr ? cache->k_conv.data() : s.k_history;
+      if (cache == nullptr) {
+        std::fill_n(s.q_history, B * (c.conv_size - 1) * HK, 0.0f);
+        std::fill_n(s.k_history, B * (c.conv_size - 1) * HK, 0.0f);
+      }
+      detail::causal_conv(s.q1, B, T, HK, c.conv_size, w.at("q_conv1d_shared.weight").data.data(),
+                          q_history, s.conv_padded);
+      detail::causal_conv(s.k1, B, T, HK, c.conv_size, w.at("k_conv1d_shared.weight").data.data(),
+                          k_history, s.conv_padded);
     }
 
     // Activations.
-    for (std::vector<float>* q : {&q1, &q2, &v}) {
-      for (float& e : *q) e = silu(e);
+    for (float* q : {s.q1, s.q2}) {
+      for (index_t i = 0; i < rows * HK; ++i) q[i] = silu(q[i]);
     }
-    for (std::vector<float>* k : {&k1, &k2}) {
+    for (index_t i = 0; i < rows * HV * V; ++i) s.v[i] = silu(s.v[i]);
+    for (float* k : {s.k1, s.k2}) {
       if constexpr (kGla) {  // softmax over each head's K channels
         for (index_t r = 0; r < rows * H; ++r) {
-          float* row = k->data() + r * K;
+          float* row = k + r * K;
           const float largest = *std::max_element(row, row + K);
           float sum = 0;
           for (index_t i = 0; i < K; ++i) sum += (row[i] = std::exp(row[i] - largest));
           for (index_t i = 0; i < K; ++i) row[i] /= sum;
         }
       } else {
-        for (float& e : *k) e = silu(e);
+        for (index_t i = 0; i < rows * HK; ++i) k[i] = silu(k[i]);
       }
     }
 
     // Gates: GLA [rows, H*K] per key head, GDN [rows, HV] per value head.
-    const index_t gate_width = kGla ? HK : HV;
-    std::vector<float> g1 = buffer(rows * gate_width), g2 = buffer(rows * gate_width);
-    std::vector<float> beta1, beta2;
     if constexpr (kGla) {
-      std::vector<float> low_rank = buffer(rows * kGateLowRank);
-      for (const auto& [i, g] : {std::pair{"0", &g1}, std::pair{"1", &g2}}) {
-        const std::string base = std::string("gk_proj.") + i;
-        detail::project(w, base + ".0.weight", X, low_rank.data(), kGateLowRank);
-        detail::project(w, base + ".1.weight", detail::rows_of(low_rank, rows, kGateLowRank),
-                        g->data(), HK, base + ".1.bias");
-        for (float& e : *g) e = logsigmoid(e) / 16.0f;
+      detail::project(w, "gk_proj.0.0.weight", X, s.low_rank, kGateLowRank);
+      detail::project(w, "gk_proj.0.1.weight", detail::rows_of(s.low_rank, rows, kGateLowRank),
+                      s.g1, HK, "gk_proj.0.1.bias");
+      detail::project(w, "gk_proj.1.0.weight", X, s.low_rank, kGateLowRank);
+      detail::project(w, "gk_proj.1.1.weight", detail::rows_of(s.low_rank, rows, kGateLowRank),
+                      s.g2, HK, "gk_proj.1.1.bias");
+      for (float* g : {s.g1, s.g2}) {
+        for (index_t i = 0; i < rows * HK; ++i) g[i] = logsigmoid(g[i]) / 16.0f;
       }
     } else {
-      std::vector<float> a = buffer(rows * 2 * HV), b = buffer(rows * 2 * HV);
-      detail::project(w, "a_proj.weight", X, a.data(), 2 * HV);
-      detail::project(w, "b_proj.weight", X, b.data(), 2 * HV);
-      const std::vector<float>& a_log = w.at("A_log").data;
-      const std::vector<float>& dt_bias = w.at("dt_bias").data;
-      beta1 = buffer(rows * HV), beta2 = buffer(rows * HV);
+      detail::project(w, "a_proj.weight", X, s.a, 2 * HV);
+      detail::project(w, "b_proj.weight", X, s.b, 2 * HV);
+      const float* a_log = w.at("A_log").data.data();
+      const float* dt_bias = w.at("dt_bias").data.data();
       const float beta_scale = c.allow_neg_eigval ? 2.0f : 1.0f;
       for (index_t r = 0; r < rows; ++r) {
         for (index_t j = 0; j < 2 * HV; ++j) {
-          const float gate = -std::exp(a_log[j]) * softplus(a[r * 2 * HV + j] + dt_bias[j]);
-          const float beta = beta_scale * sigmoid(b[r * 2 * HV + j]);
-          (j < HV ? g1 : g2)[r * HV + j % HV] = gate;
-          (j < HV ? beta1 : beta2)[r * HV + j % HV] = beta;
+          const float gate = -std::exp(a_log[j]) * softplus(s.a[r * 2 * HV + j] + dt_bias[j]);
+          const float beta = beta_scale * sigmoid(s.b[r * 2 * HV + j]);
+          (j < HV ? s.g1 : s.g2)[r * HV + j % HV] = gate;
+          (j < HV ? s.beta1 : s.beta2)[r * HV + j % HV] = beta;
         }
       }
     }
 
-    // Grouped value heads: value head j reads q/k (and GLA gate) head j / group.
-    auto per_value_head = [&](std::vector<float>& t) {
-      if (group == 1) return;
-      std::vector<float> wide = buffer(rows * HV * K);
-      for (index_t r = 0; r < rows; ++r) {
-        for (index_t j = 0; j < HV; ++j) {
-          const float* src = t.data() + (r * H + j / group) * K;
-          std::copy(src, src + K, wide.data() + (r * HV + j) * K);
-        }
-      }
-      t.swap(wide);
-    };
-    for (std::vector<float>* t : {&q1, &q2, &k1, &k2}) per_value_head(*t);
-    if constexpr (kGla) {
-      per_value_head(g1);
-      per_value_head(g2);
+    // Grouped value heads: value head j reads q/k (and GLA gate) head j / (HV / H).
+    if (HV != H) {
+      for (const auto& [narrow, wide] : s.grouped())
+        detail::repeat_heads(narrow, rows, H, HV, K, wide);
     }
 
-    // The operator.
-    SseInputs<Rule> in;
-    in.q1 = {q1.data(), {B, T, HV, K}}, in.k1 = {k1.data(), {B, T, HV, K}};
-    in.q2 = {q2.data(), {B, T, HV, K}}, in.k2 = {k2.data(), {B, T, HV, K}};
-    in.v = {v.data(), {B, T, HV, V}};
-    in.eta = {eta.data(), {B, T, N}};
-    if constexpr (kGla) {
-      in.g1 = {g1.data(), {B, T, HV, K}}, in.g2 = {g2.data(), {B, T, HV, K}};
-    } else {
-      in.g1 = {g1.data(), {B, T, HV}}, in.g2 = {g2.data(), {B, T, HV}};
-      in.beta1 = {beta1.data(), {B, T, HV}}, in.beta2 = {beta2.data(), {B, T, HV}};
-    }
-    std::vector<float> o = buffer(rows * HV * V);
-    SseOutputs<float> out;
-    out.o = {o.data(), {B, T, HV, V}};
+    // The operator, then the output norm (per head over V), the optional output gate, o_proj.
+    SseInputs<Rule> in = operator_inputs(s, B, T);
+    SseOutputs<float> out = operator_outputs(s, B, T);
     if (cache != nullptr) {
       in.h0 = {cache->state.data(), {B, 1 + N, HV, K, V}};
       out.ht = {cache->state.data(), {B, 1 + N, HV, K, V}};
     }
-    AttentionOptions options;
-    options.writers = c.writers;
-    options.readers = c.readers;
-    options.allow_neg_eigval = c.allow_neg_eigval;
-    options.qk_l2norm = !kGla;  // upstream SSE-GDN normalises q and k in the kernel
-    options.path = c.path;
-    options.mode = c.mode;
-    sse_attention<Rule>(in, out, options, executor);
+    sse_attention<Rule>(in, out, operator_options(), executor,
+                        Workspace(s.attention, s.attention_bytes));
 
-    // Output norm (per head over V), optional output gate, o_proj.
     const float eps = static_cast<float>(c.norm_eps);
     const float* norm_weight = w.at("o_norm.weight").data.data();
-    std::vector<float> gate;
     if (c.use_output_gate) {
-      gate = buffer(rows * HV * V);
-      detail::project(w, "g_proj.0.weight", X, low.data(), V);
-      detail::project(w, "g_proj.1.weight", detail::rows_of(low, rows, V), gate.data(), HV * V);
+      detail::project(w, "g_proj.0.weight", X, s.low, V);
+      detail::project(w, "g_proj.1.weight", detail::rows_of(s.low, rows, V), s.gate, HV * V);
     }
     for (index_t r = 0; r < rows * HV; ++r) {
-      float* row = o.data() + r * V;
+      float* row = s.o + r * V;
       if (c.use_output_gate) {
-        gated_rms_norm_row(row, gate.data() + r * V, norm_weight, eps, row,
-                           static_cast<std::size_t>(V));
+        gated_rms_norm_row(row, s.gate + r * V, norm_weight, eps, row, static_cast<std::size_t>(V));
       } else {
         rms_norm_row(row, norm_weight, eps, row, static_cast<std::size_t>(V));
       }
     }
-    detail::project(w, "o_proj.weight", detail::rows_of(o, rows, HV * V), y.data(), D);
+    detail::project(w, "o_proj.weight", detail::rows_of(s.o, rows, HV * V), y.data(), D);
   }
 
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
@@ -344,6 +335,110 @@ class SseLayer {
   }
 
  private:
+  /// The activations of one forward over B x T tokens (rows = B T), carved from one arena; on a
+  /// measuring arena every pointer is null and only the sizes count.
+  struct Scratch {
+    float *q1, *k1, *q2, *k2;      // [rows, H*K]
+    float *v, *o, *gate;           // [rows, HV*V] (gate: output gate only)
+    float *low, *eta;              // [rows, V], [rows, N]
+    float *g1, *g2;                // GLA [rows, H*K], GDN [rows, HV]
+    float* low_rank;               // GLA [rows, 16]
+    float *a, *b, *beta1, *beta2;  // GDN [rows, 2 HV] x2, [rows, HV] x2
+    float *q1_wide, *k1_wide, *q2_wide, *k2_wide, *g1_wide, *g2_wide;  // [rows, HV*K], HV > H
+    float *q_history, *k_history, *conv_padded;  // short conv: [B, W-1, H*K] x2, [W-1+T, H*K]
+    std::byte* attention;                        // the operator's workspace
+    std::size_t attention_bytes;
+
+    Scratch(ScratchArena& arena, const SseLayerConfig& c, index_t B, index_t T,
+            std::size_t attention_size) {
+      const index_t rows = B * T, HK = c.heads * c.head_dim, HV = c.value_heads();
+      const index_t HVK = HV * c.head_dim, HVV = HV * c.value_dim;
+      auto take = [&](index_t n) { return arena.take<float>(static_cast<std::size_t>(n)); };
+      q1 = take(rows * HK), k1 = take(rows * HK), q2 = take(rows * HK), k2 = take(rows * HK);
+      v = take(rows * HVV), o = take(rows * HVV), gate = take(c.use_output_gate ? rows * HVV : 0);
+      low = take(rows * c.value_dim), eta = take(rows * c.partitions);
+      g1 = take(rows * (kGla ? HK : HV)), g2 = take(rows * (kGla ? HK : HV));
+      low_rank = take(kGla ? rows * kGateLowRank : 0);
+      a = take(kGla ? 0 : rows * 2 * HV), b = take(kGla ? 0 : rows * 2 * HV);
+      beta1 = take(kGla ? 0 : rows * HV), beta2 = take(kGla ? 0 : rows * HV);
+      const index_t wide = HV != c.heads ? rows * HVK : 0;
+      q1_wide = take(wide), k1_wide = take(wide), q2_wide = take(wide), k2_wide = take(wide);
+      g1_wide = take(kGla ? wide : 0), g2_wide = take(kGla ? wide : 0);
+      const index_t kept = c.use_short_conv ? (c.conv_size - 1) * HK : 0;
+      q_history = take(B * kept), k_history = take(B * kept);
+      conv_padded = take(c.use_short_conv ? kept + T * HK : 0);
+      attention = arena.take<std::byte>(attention_size), attention_bytes = attention_size;
+    }
+
+    /// (narrow, wide) pairs that grouped value heads repeat.
+    std::array<std::pair<const float*, float*>, kGla ? 6 : 4> grouped() const {
+      if constexpr (kGla) {
+        return {{{q1, q1_wide},
+                 {k1, k1_wide},
+                 {q2, q2_wide},
+                 {k2, k2_wide},
+                 {g1, g1_wide},
+                 {g2, g2_wide}}};
+      } else {
+        return {{{q1, q1_wide}, {k1, k1_wide}, {q2, q2_wide}, {k2, k2_wide}}};
+      }
+    }
+  };
+
+  /// The operator's inputs over the scratch (h0 is set by the caller).
+  SseInputs<Rule> operator_inputs(const Scratch& s, index_t B, index_t T) const {
+    const SseLayerConfig& c = config_;
+    const index_t HV = c.value_heads(), K = c.head_dim, V = c.value_dim;
+    const bool grouped = HV != c.heads;
+    SseInputs<Rule> in;
+    in.q1 = {grouped ? s.q1_wide : s.q1, {B, T, HV, K}};
+    in.k1 = {grouped ? s.k1_wide : s.k1, {B, T, HV, K}};
+    in.q2 = {grouped ? s.q2_wide : s.q2, {B, T, HV, K}};
+    in.k2 = {grouped ? s.k2_wide : s.k2, {B, T, HV, K}};
+    in.v = {s.v, {B, T, HV, V}};
+    in.eta = {s.eta, {B, T, c.partitions}};
+    if constexpr (kGla) {
+      in.g1 = {grouped ? s.g1_wide : s.g1, {B, T, HV, K}};
+      in.g2 = {grouped ? s.g2_wide : s.g2, {B, T, HV, K}};
+    } else {
+      in.g1 = {s.g1, {B, T, HV}}, in.g2 = {s.g2, {B, T, HV}};
+      in.beta1 = {s.beta1, {B, T, HV}}, in.beta2 = {s.beta2, {B, T, HV}};
+    }
+    return in;
+  }
+
+  SseOutputs<float> operator_outputs(const Scratch& s, index_t B, index_t T) const {
+    SseOutputs<float> out;
+    out.o = {s.o, {B, T, config_.value_heads(), config_.value_dim}};
+    return out;
+  }
+
+  AttentionOptions operator_options() const noexcept {
+    AttentionOptions options;
+    options.writers = config_.writers;
+    options.readers = config_.readers;
+    options.allow_neg_eigval = config_.allow_neg_eigval;
+    options.qk_l2norm = !kGla;  // upstream SSE-GDN normalises q and k in the kernel
+    options.path = config_.path;
+    options.mode = config_.mode;
+    return options;
+  }
+
+  /// The operator's workspace, sized for a call without ht (the larger case): it reads only
+  /// the views' shapes, so views over a measuring arena's null pointers do.
+  std::size_t operator_workspace_size(index_t B, index_t T,
+                                      const Executor& executor) const noexcept {
+    ScratchArena measure;
+    const Scratch shapes(measure, config_, B, T, 0);
+    return sse_attention_workspace_size<Rule>(operator_inputs(shapes, B, T),
+                                              operator_outputs(shapes, B, T), operator_options(),
+                                              executor);
+  }
+
+  std::size_t scratch_bytes(index_t B, index_t T, std::size_t attention_bytes) const noexcept {
+    return measure_scratch<Scratch>(config_, B, T, attention_bytes);
+  }
+
   SseLayerConfig config_;
   Weights weights_;
 };

@@ -10,9 +10,11 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -83,8 +85,13 @@ class Weights {
   /// Where the weights came from, as messages name it (empty: not named).
   void set_origin(std::string origin) { origin_ = std::move(origin); }
 
-  /// The parameter `key`; precondition: present (see check_parameters).
-  const Parameter& at(const std::string& key) const { return params_.at(key); }
+  /// The parameter `key`; precondition: present (see check_parameters). Looks up without
+  /// allocating (a layer's forward calls it for each weight).
+  const Parameter& at(std::string_view key) const {
+    const auto it = params_.find(key);
+    if (it == params_.end()) report_invalid_argument(std::string(key) + ": no such parameter");
+    return it->second;
+  }
 
   /// Moves the parameter `key` out (empty when absent).
   std::optional<Parameter> take(const std::string& key) {
@@ -116,7 +123,7 @@ class Weights {
 
  private:
   std::string origin_;
-  std::map<std::string, Parameter> params_;
+  std::map<std::string, Parameter, std::less<>> params_;  // std::less<>: string_view lookups
 };
 
 /// Every spec is present with its shape, and no other key is: the first problem, in one line
@@ -137,7 +144,9 @@ inline Status check_parameters(const Weights& weights, const std::vector<Paramet
   for (const std::string& key : weights.keys()) {
     bool expected = false;
     for (const ParameterSpec& spec : specs) expected = expected || spec.key == key;
-    if (!expected) return Status::error(key + ": unexpected key" + from + " (not a parameter)");
+    if (!expected)
+      return Status::error(detail::quoted_text(key) + ": unexpected key" + from +
+                           " (not a parameter)");
   }
   return {};
 }
