@@ -288,6 +288,21 @@ TEST_F(SseRunTest, BadInputsExitTwoWithOneLineAndNoOutput) {
          std::ofstream(t.in() + "/k.npy", std::ios::binary) << image;
        },
        gla, "k.npy: Fortran-order arrays are not supported"},
+      {"big-endian",
+       [](SseRunTest& t) {
+         std::string image(io::npy_image(std::vector<float>(320).data(), {1, 20, 2, 8}).data(),
+                           64 + 320 * 4);
+         image.replace(image.find("<f4"), 3, ">f4");
+         std::ofstream(t.in() + "/q.npy", std::ios::binary) << image;
+       },
+       gla, "q.npy: big-endian dtype '>f4' is not supported"},
+      {"-inf g",
+       [](SseRunTest& t) {
+         std::vector<float> g(20 * 2 * 8, -0.5f);
+         g[40] = -std::numeric_limits<float>::infinity();
+         t.write("g", g, {1, 20, 2, 8});
+       },
+       gla, "g.npy: element [0,2,1,0] = -inf is not finite"},
       {"beta above 1",
        [](SseRunTest& t) {
          t.write("g", std::vector<float>(40, -0.1f), {1, 20, 2});
