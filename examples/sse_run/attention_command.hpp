@@ -103,10 +103,11 @@ int run_attention(const Args& args) {
   }
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
   // ht is a separate buffer from h0, so every repetition starts from the same state.
+  const long repetitions = repeat;  // a lambda cannot capture a structured binding (C++17)
   auto run = [&](const auto& inputs) {
     std::vector<std::byte> workspace(
         sse::sse_attention_workspace_size<Rule>(inputs, out, options, pool));
-    run_timed(repeat, [&] {
+    run_timed(repetitions, [&] {
       sse::sse_attention<Rule>(inputs, out, options, pool,
                                sse::Workspace(workspace.data(), workspace.size()));
     });
