@@ -4,10 +4,11 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <vector>
 
 #include "sse/io/npy.hpp"
+
+#include "fuzz_check.hpp"
 
 namespace {
 
@@ -19,9 +20,9 @@ void round_trip(const sse::io::NpyArray& array) {
   sse::io::NpyArray again;
   const sse::Status status =
       sse::io::parse_npy(reinterpret_cast<const std::byte*>(image.data()), image.size(), again);
-  if (!status.ok() || again.shape != array.shape || again.dtype != sse::io::dtype_of<T>()) {
-    std::abort();
-  }
+  sse::fuzz::require(
+      status.ok() && again.shape == array.shape && again.dtype == sse::io::dtype_of<T>(),
+      "a parsed array written back parses to the same shape and dtype");
 }
 
 }  // namespace
@@ -31,17 +32,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const sse::Status status =
       sse::io::parse_npy(reinterpret_cast<const std::byte*>(data), size, array);
   if (!status.ok()) {
-    const std::string& message = status.message();
-    if (message.empty() || message.find('\n') != std::string::npos) std::abort();
+    sse::fuzz::require(sse::fuzz::one_line(status.message()), "errors are one line");
     return 0;
   }
-  if (array.bytes.size() !=
-      static_cast<std::size_t>(array.size()) * sse::io::dtype_size(array.dtype)) {
-    std::abort();
-  }
-  for (sse::index_t extent : array.shape) {
-    if (extent < 0) std::abort();
-  }
+  sse::fuzz::require(array.bytes.size() ==
+                         static_cast<std::size_t>(array.size()) * sse::io::dtype_size(array.dtype),
+                     "the data is the shape times the dtype");
+  sse::fuzz::require(sse::fuzz::non_negative(array.shape), "extents are >= 0");
   switch (array.dtype) {
     case sse::io::DType::kFloat32:
       round_trip<float>(array);

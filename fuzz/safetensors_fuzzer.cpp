@@ -6,40 +6,38 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "sse/io/safetensors.hpp"
 
+#include "fuzz_check.hpp"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   sse::io::SafetensorsFile file;
   const sse::Status status =
       sse::io::parse_safetensors(reinterpret_cast<const std::byte*>(data), size, file);
   if (!status.ok()) {
-    const std::string& message = status.message();
-    if (message.empty() || message.find('\n') != std::string::npos) std::abort();
+    sse::fuzz::require(sse::fuzz::one_line(status.message()), "errors are one line");
     return 0;
   }
-  std::size_t previous_end = 0;  // tensors are checked in offset order below
   std::vector<std::pair<std::size_t, std::size_t>> ranges;
   for (const auto& entry : file.tensors) {
     const sse::io::SafetensorsEntry& tensor = entry.second;
-    if (tensor.begin > tensor.end || tensor.end > file.data.size()) std::abort();
-    if (tensor.end - tensor.begin != tensor.count() * sse::io::tensor_dtype_size(tensor.dtype)) {
-      std::abort();
-    }
-    for (sse::index_t extent : tensor.shape) {
-      if (extent < 0) std::abort();
-    }
+    sse::fuzz::require(tensor.begin <= tensor.end && tensor.end <= file.data.size(),
+                       "a tensor's bytes lie in the data section");
+    sse::fuzz::require(
+        tensor.end - tensor.begin == tensor.count() * sse::io::tensor_dtype_size(tensor.dtype),
+        "a tensor's bytes are its shape times its dtype");
+    sse::fuzz::require(sse::fuzz::non_negative(tensor.shape), "extents are >= 0");
+    sse::fuzz::require(file.to_float32(entry.first).size() == tensor.count(),
+                       "to_float32 converts every element");
     if (tensor.end > tensor.begin) ranges.emplace_back(tensor.begin, tensor.end);
-    if (file.to_float32(entry.first).size() != tensor.count()) std::abort();
   }
   std::sort(ranges.begin(), ranges.end());
-  for (const auto& range : ranges) {
-    if (range.first < previous_end) std::abort();
-    previous_end = range.second;
+  for (std::size_t i = 1; i < ranges.size(); ++i) {
+    sse::fuzz::require(ranges[i - 1].second <= ranges[i].first, "tensors do not share bytes");
   }
   return 0;
 }

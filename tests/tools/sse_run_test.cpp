@@ -150,6 +150,18 @@ class SseRunTest : public ::testing::Test {
     std::string expected;  // a substring of the one line on stderr
   };
 
+  /// A mutation that writes <name>.npy, a float32 [1,20,2,8], with `from` in its header
+  /// replaced by `to` (of the same length).
+  static std::function<void(SseRunTest&)> header_edited(std::string name, std::string from,
+                                                        std::string to) {
+    return [name, from, to](SseRunTest& t) {
+      std::string image(io::npy_image(std::vector<float>(320).data(), {1, 20, 2, 8}).data(),
+                        64 + 320 * 4);
+      image.replace(image.find(from), from.size(), to);
+      std::ofstream(t.in() + "/" + name + ".npy", std::ios::binary) << image;
+    };
+  }
+
   /// Each case on a fresh folder written by `write_valid` (`--in DIR` appended when
   /// `input_folder`): exit status 2, one line on stderr containing `expected`, no output file.
   void expect_rejected(const std::vector<Bad>& cases, const std::function<void()>& write_valid,
@@ -280,22 +292,10 @@ TEST_F(SseRunTest, BadInputsExitTwoWithOneLineAndNoOutput) {
        gla, "q.npy: data size"},
       {"not npy", [](SseRunTest& t) { std::ofstream(t.in() + "/v.npy") << "hello"; }, gla,
        "v.npy: not a .npy file"},
-      {"fortran order",
-       [](SseRunTest& t) {
-         std::string image(io::npy_image(std::vector<float>(320).data(), {1, 20, 2, 8}).data(),
-                           64 + 320 * 4);
-         image.replace(image.find("False"), 5, "True ");
-         std::ofstream(t.in() + "/k.npy", std::ios::binary) << image;
-       },
-       gla, "k.npy: Fortran-order arrays are not supported"},
-      {"big-endian",
-       [](SseRunTest& t) {
-         std::string image(io::npy_image(std::vector<float>(320).data(), {1, 20, 2, 8}).data(),
-                           64 + 320 * 4);
-         image.replace(image.find("<f4"), 3, ">f4");
-         std::ofstream(t.in() + "/q.npy", std::ios::binary) << image;
-       },
-       gla, "q.npy: big-endian dtype '>f4' is not supported"},
+      {"fortran order", header_edited("k", "False", "True "), gla,
+       "k.npy: Fortran-order arrays are not supported"},
+      {"big-endian", header_edited("q", "<f4", ">f4"), gla,
+       "q.npy: big-endian dtype '>f4' is not supported"},
       {"-inf g",
        [](SseRunTest& t) {
          std::vector<float> g(20 * 2 * 8, -0.5f);
