@@ -11,7 +11,7 @@ step() {
   local start=$SECONDS
   echo "==> $*"
   "$@"
-  echo "==> $1 ... took $((SECONDS - start)) s"
+  echo "==> took $((SECONDS - start)) s: $*"
 }
 
 # halt_on_error: the first report fails the test; UBSan prints the stack of each report.
@@ -29,9 +29,29 @@ step ctest --preset tsan
 
 step cmake --preset fuzz
 step cmake --build --preset fuzz
-for target in npy_fuzzer safetensors_fuzzer sse_attention_fuzzer; do
-  corpus="build-fuzz/corpus/${target%_fuzzer}"  # new inputs go here; the seeds stay untouched
-  mkdir -p "$corpus"
-  step "build-fuzz/fuzz/$target" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="build-fuzz/$target-" "$corpus" "fuzz/corpus/${target%_fuzzer}"
-done
+# fuzz NAME: build-fuzz/fuzz/NAME_fuzzer for FUZZ_SECONDS from fuzz/corpus/NAME (new inputs go to
+# build-fuzz/corpus/NAME, so the seeds stay as they are); the log's tail, all of it on a failure.
+fuzz() {
+  local name=$1 log="build-fuzz/$1.log"
+  mkdir -p "build-fuzz/corpus/$name"
+  if ! "build-fuzz/fuzz/${name}_fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build-fuzz/$name-" \
+      "build-fuzz/corpus/$name" "fuzz/corpus/$name" > "$log" 2>&1; then
+    tail -n 60 "$log"
+    return 1
+  fi
+  tail -n 12 "$log"
+}
+# The two readers side by side (one core each), then the operator on its own.
+readers() {
+  local status=0
+  fuzz npy &
+  local npy=$!
+  fuzz safetensors &
+  local safetensors=$!
+  wait "$npy" || status=1
+  wait "$safetensors" || status=1
+  return "$status"
+}
+step readers
+step fuzz sse_attention

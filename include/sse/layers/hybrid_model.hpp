@@ -96,7 +96,8 @@ class HybridModel {
   }
 
   /// Bytes of the `Workspace` with which `forward` of tokens [B,T] on `executor` allocates
-  /// nothing when B <= kLinearDotRows (a decode step) and the cache has room for the tokens.
+  /// nothing for up to kLinearDotRows tokens B T (a decode step) when the cache has room for
+  /// them.
   std::size_t workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
     return detail::WorkerScratch::required_bytes(
         0, 0,

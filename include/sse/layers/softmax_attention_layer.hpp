@@ -97,7 +97,8 @@ class SoftmaxAttentionLayer {
   }
 
   /// Bytes of the `Workspace` with which `forward` of x [B,T,D] on `executor` allocates
-  /// nothing, as long as the cache has room for the new tokens (make_cache's capacity).
+  /// nothing for up to kLinearDotRows tokens B T (a decode step), as long as the cache has room
+  /// for them (make_cache's capacity).
   std::size_t workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
     return detail::WorkerScratch::required_bytes(
         0, 0, measure_scratch<Scratch>(config_, B, T, attention_workspace_size(executor)));

@@ -211,8 +211,9 @@ class SseLayer {
   /// y [B,T,D] = the layer of x [B,T,D] (already normalised by the block). With a cache, the
   /// recurrent states and convolution histories continue from it and are updated in place;
   /// without, they start from zero. Throws sse::invalid_argument on bad shapes. With a
-  /// workspace of workspace_size(B, T, executor) bytes, allocates nothing for B <=
-  /// kLinearDotRows (a decode step); otherwise one buffer per call (and Eigen's packing).
+  /// workspace of workspace_size(B, T, executor) bytes it allocates nothing for up to
+  /// kLinearDotRows tokens B T (a decode step; above, Eigen's products may pack on the heap);
+  /// without one, it allocates one buffer per call.
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
     const SseLayerConfig& c = config_;
