@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   // 1. config.json, upstream keys.
   std::ofstream(dir + "/config.json") << R"({
   "model_type": "sse", "hidden_size": 64, "num_hidden_layers": 3, "num_heads": 2,
-  "head_dim": 32, "expand_v": 1, "num_sparse_partition": 4, "num_writer": 1, "num_reader": 1,
+  "head_dim": 32, "expand_v": 1.0, "num_sparse_partition": 4, "num_writer": 1, "num_reader": 1,
   "linear_attn_type": "gla", "use_short_conv": true, "conv_size": 4, "intermediate_size": 128,
   "norm_eps": 1e-6, "vocab_size": 256, "tie_word_embeddings": true,
   "attn": {"layers": [1], "num_heads": 4, "num_kv_heads": 2, "window_size": null,

@@ -32,9 +32,10 @@ step cmake --build --preset fuzz
 # fuzz NAME: build-fuzz/fuzz/NAME_fuzzer for FUZZ_SECONDS from fuzz/corpus/NAME (new inputs go to
 # build-fuzz/corpus/NAME, so the seeds stay as they are); the log's tail, all of it on a failure.
 fuzz() {
-  local name=$1 log="build-fuzz/$1.log"
+  local name=$1 log="build-fuzz/$1.log" dict=()
   mkdir -p "build-fuzz/corpus/$name"
-  if ! "build-fuzz/fuzz/${name}_fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+  if [[ -f "fuzz/$name.dict" ]]; then dict=(-dict="fuzz/$name.dict"); fi
+  if ! "build-fuzz/fuzz/${name}_fuzzer" "${dict[@]}" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build-fuzz/$name-" \
       "build-fuzz/corpus/$name" "fuzz/corpus/$name" > "$log" 2>&1; then
     tail -n 60 "$log"
@@ -42,16 +43,16 @@ fuzz() {
   fi
   tail -n 12 "$log"
 }
-# The two readers side by side (one core each), then the operator on its own.
-readers() {
+# side_by_side A B: fuzz A and B at once (one core each); fails if either fails.
+side_by_side() {
   local status=0
-  fuzz npy &
-  local npy=$!
-  fuzz safetensors &
-  local safetensors=$!
-  wait "$npy" || status=1
-  wait "$safetensors" || status=1
+  fuzz "$1" &
+  local first=$!
+  fuzz "$2" &
+  local second=$!
+  wait "$first" || status=1
+  wait "$second" || status=1
   return "$status"
 }
-step readers
-step fuzz sse_attention
+step side_by_side npy safetensors
+step side_by_side sse_attention config

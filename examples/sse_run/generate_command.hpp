@@ -59,16 +59,13 @@ inline int generate_command(int argc, char** argv) {
   const long threads = args.integer("--threads", 0, 1, 4096);
   const long repeat = args.integer("--repeat", 1, 1, 1000000);
 
-  sse::HybridConfig config;
   std::unique_ptr<sse::HybridModel> model;
   try {
-    config = sse::read_hybrid_config((fs::path(dir) / "config.json").string());
-    const std::string weights_path = (fs::path(dir) / "model.safetensors").string();
-    model =
-        std::make_unique<sse::HybridModel>(config, sse::Weights::from_safetensors(weights_path));
+    model = std::make_unique<sse::HybridModel>(sse::load_hybrid_model(dir));
   } catch (const sse::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  const sse::HybridConfig& config = model->config();
   const std::vector<std::int64_t> prompt = parse_tokens(token_text, config.vocab_size);
   const auto T = static_cast<sse::index_t>(prompt.size());
   const sse::index_t vocab = config.vocab_size;

@@ -49,12 +49,11 @@ using ErrorHandler = void (*)(const char* message);
 namespace detail {
 
 /// Text from a file (a key, a dtype) as an error message may quote it: on one line, printable
-/// ASCII kept, every other byte as \xNN, cut after 64 characters.
-inline std::string quoted_text(const std::string& text) {
+/// ASCII kept, every other byte as \xNN, cut after `max_shown` characters.
+inline std::string quoted_text(const std::string& text, std::size_t max_shown = 64) {
   static constexpr char kHex[] = "0123456789abcdef";
-  static constexpr std::size_t kMaxShown = 64;
   std::string out;
-  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+  for (std::size_t i = 0; i < text.size() && i < max_shown; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
@@ -62,7 +61,7 @@ inline std::string quoted_text(const std::string& text) {
       out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
     }
   }
-  if (text.size() > kMaxShown) out += "...";
+  if (text.size() > max_shown) out += "...";
   return out;
 }
 

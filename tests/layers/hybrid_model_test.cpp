@@ -103,5 +103,101 @@ TEST(HybridConfig, ParsesUpstreamKeysWithDefaultsNullsAndUnknownKeys) {
   EXPECT_FALSE(parse_hybrid_config("{oops", c).ok());
 }
 
+// Python's json module writes a float-typed field as 1.0 (fla saves "expand_v": 1.0), and a
+// value an integer key holds may come out as 4.0: integral numbers are integers.
+TEST(HybridConfig, IntegralFloatsAreIntegersAndExpandVIsReal) {
+  const std::string base =
+      R"({"hidden_size": 64.0, "num_hidden_layers": 3.0, "num_heads": 2.0, "vocab_size": 100,
+          "head_dim": 32.0, "num_writer": 2.0, "num_reader": 2, "conv_size": 4.0,
+          "num_sparse_partition": 4.0, "intermediate_size": 128.0, "norm_eps": 1,
+          "attn": {"layers": [1.0], "num_heads": 4.0, "num_kv_heads": 2.0, "window_size": 8.0,
+                   "rope_theta": 10000}, "expand_v": )";
+  struct Case {
+    const char* expand_v;
+    index_t value_dim;
+  };
+  for (const Case& ok : {Case{"1.0", 32}, Case{"1", 32}, Case{"0.5", 16}, Case{"2.0", 64},
+                         Case{"0.25", 8}, Case{"1.5", 48}, Case{"null", 32}}) {
+    HybridConfig c;
+    const Status s = parse_hybrid_config(base + ok.expand_v + "}", c);
+    ASSERT_TRUE(s.ok()) << ok.expand_v << ": " << s.message();
+    EXPECT_EQ(c.sse_layer().value_dim, ok.value_dim) << ok.expand_v;
+    EXPECT_EQ(c.sse_layer().head_dim, 32);
+    EXPECT_EQ(c.hidden_size, 64);
+    EXPECT_EQ(c.sse_layer().writers, 2);
+    EXPECT_EQ(c.intermediate_size.value_or(0), 128);
+    EXPECT_TRUE(c.is_attention_layer(1));
+    EXPECT_EQ(c.attention_layer().window, 8);
+    EXPECT_EQ(c.attention_layer().kv_heads, 2);
+    EXPECT_EQ(c.norm_eps, 1.0);
+  }
+  // head_dim * expand_v must be within 1e-5 of a positive integer (upstream raises otherwise).
+  for (const char* bad : {"0.3", "1.01", "0.01", "0", "-1.0", "true", "\"1\"", "1e300"}) {
+    HybridConfig c;
+    const std::string message = parse_hybrid_config(base + bad + "}", c).message();
+    EXPECT_EQ(message.rfind("expand_v: ", 0), 0u) << bad << ": " << message;
+  }
+  HybridConfig c;
+  EXPECT_EQ(parse_hybrid_config(base + "1.0000001}", c).message(), "");
+  EXPECT_EQ(c.sse_layer().value_dim, 32);
+}
+
+// Malformed config.json text and wrong value types: one line naming the key (or the place in
+// the text), never a partly filled config that looks valid.
+TEST(HybridConfig, MalformedTextAndWrongTypesNameTheProblem) {
+  const std::string ok =
+      R"("hidden_size": 8, "num_hidden_layers": 2, "num_heads": 2, "vocab_size": 5)";
+  struct Case {
+    std::string text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"", "not valid JSON: parse error at line 1, column 1"},
+      {"{oops", "not valid JSON: parse error at line 1, column 2"},
+      {"{" + ok + ",\n \"head_dim\": }", "not valid JSON: parse error at line 2, column 14"},
+      {"{" + ok + "} trailing", "not valid JSON: parse error at line 1, column"},
+      {"{" + ok + ", \"x\": \"\x01\n\"}", "not valid JSON: "},
+      {"[1, 2]", "expected a JSON object"},
+      {"null", "expected a JSON object"},
+      {"\"config\"", "expected a JSON object"},
+      {R"({"hidden_size": 8, "num_heads": 2, "vocab_size": 5})", "num_hidden_layers: missing"},
+      {R"({"hidden_size": null, "num_hidden_layers": 2, "num_heads": 2, "vocab_size": 5})",
+       "hidden_size: missing"},
+      {"{" + ok + ", \"head_dim\": 4.5}", "head_dim: expected an integer"},
+      {"{" + ok + ", \"head_dim\": \"4\"}", "head_dim: expected an integer"},
+      {"{" + ok + ", \"head_dim\": true}", "head_dim: expected an integer"},
+      {"{" + ok + ", \"head_dim\": [4]}", "head_dim: expected an integer"},
+      {"{" + ok + ", \"head_dim\": -4}", "head_dim: must be >= 1"},
+      {"{" + ok + ", \"num_writer\": 1e300}", "num_writer: expected an integer"},
+      {"{" + ok + ", \"num_reader\": 18446744073709551615}", "num_reader: integer out of range"},
+      {R"({"hidden_size": 8, "num_hidden_layers": 0, "num_heads": 2, "vocab_size": 5})",
+       "hidden_size, num_hidden_layers, num_heads, vocab_size: must be >= 1"},
+      {"{" + ok + ", \"norm_eps\": \"1e-6\"}", "norm_eps: expected a number"},
+      {"{" + ok + ", \"use_output_gate\": 1}", "use_output_gate: expected true or false"},
+      {"{" + ok + ", \"linear_attn_type\": 3}", "linear_attn_type: expected a string"},
+      {"{" + ok + ", \"linear_attn_type\": \"mamba\\n\"}",
+       "linear_attn_type: expected \"gla\" or \"gdn\", got \"mamba\\x0a\""},
+      {"{" + ok + ", \"attn\": [1]}", "attn: expected an object"},
+      {"{" + ok + ", \"attn\": {\"layers\": 1}}", "attn.layers: expected an array"},
+      {"{" + ok + ", \"attn\": {\"layers\": [\"1\"], \"num_heads\": 2}}",
+       "attn.layers: expected layer indices in [0, num_hidden_layers)"},
+      {"{" + ok + ", \"attn\": {\"layers\": [0.5], \"num_heads\": 2}}",
+       "attn.layers: expected layer indices in [0, num_hidden_layers)"},
+      {"{" + ok + ", \"attn\": {\"layers\": [-1], \"num_heads\": 2}}",
+       "attn.layers: expected layer indices in [0, num_hidden_layers)"},
+      {"{" + ok + ", \"attn\": {\"layers\": [1]}}",
+       "attn.num_heads: missing or < 1 while attn.layers is not empty"},
+      {"{" + ok + ", \"attn\": {\"layers\": [1], \"num_heads\": 2, \"rope_theta\": \"big\"}}",
+       "attn.rope_theta: expected a number"},
+      {"{" + ok + ", \"attn\": {\"layers\": [1], \"num_heads\": 2, \"window_size\": 2.5}}",
+       "attn.window_size: expected an integer"},
+  };
+  for (const Case& bad : cases) {
+    HybridConfig c;
+    const std::string message = parse_hybrid_config(bad.text, c).message();
+    EXPECT_EQ(message.rfind(bad.expected, 0), 0u) << bad.text << "\n -> " << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
 }  // namespace
 }  // namespace sse::test

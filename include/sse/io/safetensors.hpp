@@ -22,6 +22,7 @@
 
 #include "sse/core/shape.hpp"
 #include "sse/error.hpp"
+#include "sse/io/json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -164,9 +165,10 @@ inline Status parse_safetensors(const std::byte* bytes, std::size_t size, Safete
                          " exceeds the file size " + std::to_string(size));
   }
   const auto* header = reinterpret_cast<const char*>(bytes + 8);
-  const nlohmann::json json = nlohmann::json::parse(header, header + header_size, nullptr,
-                                                    /*allow_exceptions=*/false);
-  if (json.is_discarded()) return Status::error("the header is not valid JSON");
+  nlohmann::json json;
+  if (Status s = parse_json(header, static_cast<std::size_t>(header_size), json); !s) {
+    return Status::error("the header is " + s.message());
+  }
   if (!json.is_object()) return Status::error("the header is not a JSON object");
 
   const std::size_t data_begin = 8 + static_cast<std::size_t>(header_size);

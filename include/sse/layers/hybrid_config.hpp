@@ -5,7 +5,8 @@
 /// `config.json`. Keys (unknown keys are ignored; a key whose value is null counts as absent):
 ///
 ///   hidden_size, num_hidden_layers, num_heads, vocab_size         required
-///   num_v_heads (num_heads), head_dim (hidden_size / num_heads), expand_v (1),
+///   num_v_heads (num_heads), head_dim (hidden_size / num_heads), expand_v (1.0, a real number:
+///   V = head_dim * expand_v must be within 1e-5 of an integer, as upstream requires),
 ///   num_sparse_partition (4), num_writer (1), num_reader (1), linear_attn_type ("gla"),
 ///   use_output_gate (true), use_short_conv (false), conv_size (4), allow_neg_eigval (false),
 ///   intermediate_size (absent: the rows of gate_proj), norm_eps (1e-6),
@@ -13,9 +14,11 @@
 ///   attn: {layers [], num_heads, num_kv_heads (num_heads), qkv_bias (false),
 ///          window_size (null: unlimited), rope_theta (10000)}      absent: no attention layer
 ///
-/// Defaults (in parentheses) are recorded in docs/decisions.md.
+/// An integer key accepts any integral JSON number (`4` or `4.0`, as Python's json writes a
+/// float-typed config value). Defaults (in parentheses) are recorded in docs/decisions.md.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -26,6 +29,7 @@
 
 #include "sse/core/shape.hpp"
 #include "sse/error.hpp"
+#include "sse/io/json.hpp"
 #include "sse/layers/softmax_attention_layer.hpp"
 #include "sse/layers/sse_layer.hpp"
 
@@ -35,7 +39,8 @@ namespace sse {
 
 struct HybridConfig {
   index_t hidden_size = 0, num_hidden_layers = 0, num_heads = 0, vocab_size = 0;
-  index_t num_v_heads = 0, head_dim = 0, expand_v = 1;
+  index_t num_v_heads = 0, head_dim = 0;
+  double expand_v = 1.0;
   index_t num_sparse_partition = 4, num_writer = 1, num_reader = 1;
   std::string linear_attn_type = "gla";
   bool use_output_gate = true, use_short_conv = false, allow_neg_eigval = false;
@@ -48,6 +53,11 @@ struct HybridConfig {
   bool attn_qkv_bias = false;
   double attn_rope_theta = 10000.0;
 
+  /// V = head_dim * expand_v (parse_hybrid_config checks that it is within 1e-5 of an integer).
+  index_t value_dim() const noexcept {
+    return static_cast<index_t>(std::llround(static_cast<double>(head_dim) * expand_v));
+  }
+
   bool is_attention_layer(index_t layer) const {
     return std::find(attn_layers.begin(), attn_layers.end(), layer) != attn_layers.end();
   }
@@ -59,7 +69,7 @@ struct HybridConfig {
     c.heads = num_heads;
     c.v_heads = num_v_heads;
     c.head_dim = head_dim;
-    c.value_dim = head_dim * expand_v;
+    c.value_dim = value_dim();
     c.partitions = num_sparse_partition;
     c.writers = num_writer;
     c.readers = num_reader;
@@ -86,14 +96,10 @@ struct HybridConfig {
 
 namespace detail {
 
-/// Reads `key` of `json` into `out` when present and not null; false with a message when it
-/// has the wrong type.
+/// Converts the JSON `value` of the key `name` to `out`; an error naming the key when it has
+/// the wrong type.
 template <class T>
-Status read_config_value(const nlohmann::json& json, const char* key, T& out,
-                         const std::string& where = "") {
-  if (!json.contains(key) || json[key].is_null()) return {};
-  const nlohmann::json& value = json[key];
-  const std::string name = where + key;
+Status convert_config_value(const nlohmann::json& value, const std::string& name, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
     if (!value.is_boolean()) return Status::error(name + ": expected true or false");
     out = value.get<bool>();
@@ -104,18 +110,47 @@ Status read_config_value(const nlohmann::json& json, const char* key, T& out,
     if (!value.is_number()) return Status::error(name + ": expected a number");
     out = value.get<double>();
   } else {
-    if (!value.is_number_integer()) return Status::error(name + ": expected an integer");
-    out = static_cast<T>(value.get<std::int64_t>());
+    // An integer, or a float with an integral value (Python writes 4.0 for a float field).
+    // The range keeps the conversion defined and any real size representable.
+    constexpr double kLimit = 9.0e15;  // below 2^53: every integer up to it is exact
+    constexpr auto kIntLimit = static_cast<std::int64_t>(kLimit);
+    if (value.is_number_unsigned()) {
+      if (value.get<std::uint64_t>() > static_cast<std::uint64_t>(kIntLimit)) {
+        return Status::error(name + ": integer out of range");
+      }
+      out = static_cast<T>(value.get<std::uint64_t>());
+    } else if (value.is_number_integer()) {
+      const std::int64_t v = value.get<std::int64_t>();
+      if (v < -kIntLimit || v > kIntLimit) return Status::error(name + ": integer out of range");
+      out = static_cast<T>(v);
+    } else if (value.is_number_float()) {
+      const double v = value.get<double>();
+      if (!(std::fabs(v) <= kLimit) || v != std::floor(v)) {
+        return Status::error(name + ": expected an integer");
+      }
+      out = static_cast<T>(v);
+    } else {
+      return Status::error(name + ": expected an integer");
+    }
   }
   return {};
+}
+
+/// Reads `key` of `json` into `out` when present and not null (else leaves `out` alone).
+template <class T>
+Status read_config_value(const nlohmann::json& json, const char* key, T& out,
+                         const std::string& where = "") {
+  if (!json.contains(key) || json[key].is_null()) return {};
+  return convert_config_value(json[key], where + key, out);
 }
 
 }  // namespace detail
 
 /// Parses the text of a config.json; the message names the key.
 inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
-  const nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) return Status::error("not a JSON object");
+  nlohmann::json json;
+  if (Status s = io::parse_json(text, json); !s) return s;
+  if (!json.is_object()) return Status::error("expected a JSON object");
   c = {};
   for (const char* key : {"hidden_size", "num_hidden_layers", "num_heads", "vocab_size"}) {
     if (!json.contains(key) || json[key].is_null()) {
@@ -151,9 +186,17 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
   }
   if (c.head_dim == 0) c.head_dim = c.hidden_size / c.num_heads;
   if (c.num_v_heads == 0) c.num_v_heads = c.num_heads;
+  if (c.head_dim < 1) return Status::error("head_dim: must be >= 1");
+  // Upstream: head_v_dim = head_dim * expand_v must be an integer (it raises otherwise).
+  const double value_dim = static_cast<double>(c.head_dim) * c.expand_v;
+  if (!(value_dim >= 0.5 && value_dim <= 9.0e15) ||
+      std::fabs(value_dim - std::round(value_dim)) > 1e-5) {
+    return Status::error("expand_v: head_dim * expand_v = " + std::to_string(value_dim) +
+                         " is not a positive integer (within 1e-5)");
+  }
   if (c.linear_attn_type != "gla" && c.linear_attn_type != "gdn") {
     return Status::error("linear_attn_type: expected \"gla\" or \"gdn\", got \"" +
-                         c.linear_attn_type + "\"");
+                         detail::quoted_text(c.linear_attn_type) + "\"");
   }
   if (json.contains("attn") && !json["attn"].is_null()) {
     const nlohmann::json& attn = json["attn"];
@@ -161,11 +204,12 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
     if (attn.contains("layers") && !attn["layers"].is_null()) {
       if (!attn["layers"].is_array()) return Status::error("attn.layers: expected an array");
       for (const nlohmann::json& layer : attn["layers"]) {
-        if (!layer.is_number_integer() || layer.get<std::int64_t>() < 0 ||
-            layer.get<std::int64_t>() >= c.num_hidden_layers) {
+        index_t index = -1;
+        if (!detail::convert_config_value(layer, "attn.layers", index) || index < 0 ||
+            index >= c.num_hidden_layers) {
           return Status::error("attn.layers: expected layer indices in [0, num_hidden_layers)");
         }
-        c.attn_layers.push_back(static_cast<index_t>(layer.get<std::int64_t>()));
+        c.attn_layers.push_back(index);
       }
     }
     for (const Status& s : {

@@ -255,6 +255,14 @@ class HybridModel {
   std::vector<Block> blocks_;
 };
 
+/// The model of an upstream-style folder: `config.json` and `model.safetensors` (F32, BF16 or
+/// F16). Throws sse::invalid_argument naming the file and the key on any problem.
+inline HybridModel load_hybrid_model(const std::string& folder) {
+  const std::string base = folder.empty() || folder.back() == '/' ? folder : folder + "/";
+  HybridConfig config = read_hybrid_config(base + "config.json");
+  return HybridModel(config, Weights::from_safetensors(base + "model.safetensors"));
+}
+
 /// Greedy generation: the argmax of logits (lowest id on ties).
 inline std::int64_t argmax_token(const float* logits, index_t vocab) noexcept {
   index_t best = 0;
