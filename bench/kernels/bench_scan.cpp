@@ -12,10 +12,9 @@
 #include <random>
 #include <vector>
 
-#include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
-#include "sse/sse.hpp"
+#include "sse/sse.hpp"  // Eigen too (sse/core/matrix.hpp), after the intrinsics guard
 
 namespace {
 

@@ -14,7 +14,7 @@ namespace sse::bench {
 inline constexpr long kHeads = 4;
 
 /// The useful work of the chunked form of one state over T tokens, H heads:
-/// H T (2 C (K + V) + 4 K V) with C = 64 (issue 5's FLOP count).
+/// H T (2 C (K + V) + 4 K V) with C = 64 (the FLOP count the targets use).
 inline double useful_flops(long T, long K, long V) {
   const double C = double(DefaultChunked::kChunkSize);
   return double(kHeads) * double(T) * (2 * C * double(K + V) + 4.0 * double(K) * double(V));

@@ -4,6 +4,7 @@
 // problem reported as a UsageError (exit status 2).
 
 #include <cstdlib>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -16,6 +17,13 @@ namespace sse_run {
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// The union of option (or flag) name lists: a command's own and the shared ones.
+inline std::set<std::string> names(std::initializer_list<std::vector<std::string>> lists) {
+  std::set<std::string> all;
+  for (const auto& list : lists) all.insert(list.begin(), list.end());
+  return all;
+}
 
 class Args {
  public:

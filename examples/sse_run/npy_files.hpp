@@ -84,19 +84,6 @@ inline std::vector<std::int64_t> load_cu_seqlens(const std::string& dir) {
   return array.to_vector<std::int64_t>();
 }
 
-/// Rewrites a library message "q: ..." as "DIR/q.npy: ...", naming the file the user gave, when
-/// the tensor is one of `files`.
-inline std::string with_file_name(const std::string& message, const std::string& dir,
-                                  const std::vector<std::string>& files) {
-  const std::size_t colon = message.find(':');
-  if (colon == std::string::npos) return message;
-  const std::string tensor = message.substr(0, colon);
-  for (const std::string& name : files) {
-    if (tensor == name) return npy_path(dir, tensor) + message.substr(colon);
-  }
-  return message;
-}
-
 /// A loaded array as a library view (absent stays absent).
 template <std::size_t Rank>
 sse::TensorView<const float, Rank> view_of(const FloatArray& a) {

@@ -7,6 +7,20 @@
 #include <cstdio>
 #include <cstdlib>
 
+// GCC 12's AVX-512 intrinsics build "undefined" vectors as `__m512i __Y = __Y;`
+// (avx512fintrin.h), which -Wmaybe-uninitialized reports wherever xsimd or Eigen inline one
+// (exp, nearbyint, transposes): over a thousand false positives per native build, GCC bug
+// 105593, fixed in GCC 13. The warning is silenced for the intrinsic headers' own lines only:
+// GCC applies the pragma by the location of the warned statement, which is inside them, so
+// sse's own code and the user's keep the warning. (A TU that includes <immintrin.h> before any
+// sse header is outside this region.)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13 && \
+    (defined(__x86_64__) || defined(__i386__))
+#  pragma GCC diagnostic push
+#  pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#  include <immintrin.h>
+#  pragma GCC diagnostic pop
+#endif
 #include <xsimd/xsimd.hpp>
 
 /// Whether sse reports errors by exception. Defaults to whether the compiler has them enabled

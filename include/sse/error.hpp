@@ -17,35 +17,6 @@
 
 namespace sse {
 
-/// Thrown by every public entry point on bad input; nothing has been written when it is thrown.
-/// The message names the tensor and what is wrong, e.g.
-/// "q: expected shape [B,T,H,K] = [2,64,4,32], got [2,64,4,16]".
-class invalid_argument : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-/// The outcome of a validation: ok, or the message of the first problem found.
-class Status {
- public:
-  Status() = default;
-  static Status error(std::string message) { return Status(std::move(message)); }
-
-  bool ok() const noexcept { return !failed_; }
-  explicit operator bool() const noexcept { return ok(); }
-  /// Empty when ok.
-  const std::string& message() const noexcept { return message_; }
-
- private:
-  explicit Status(std::string message) : message_(std::move(message)), failed_(true) {}
-  std::string message_;
-  bool failed_ = false;
-};
-
-/// Called with the message when an entry point meets bad input in a build without exceptions.
-/// It must not return (if it does, sse aborts).
-using ErrorHandler = void (*)(const char* message);
-
 namespace detail {
 
 /// Text from a file (a key, a dtype) as an error message may quote it: on one line, printable
@@ -64,6 +35,69 @@ inline std::string quoted_text(const std::string& text, std::size_t max_shown = 
   if (text.size() > max_shown) out += "...";
   return out;
 }
+
+}  // namespace detail
+
+/// Thrown by every public entry point on bad input; nothing has been written when it is thrown.
+/// The message names the tensor and what is wrong, e.g.
+/// "q: expected shape [B,T,H,K] = [2,64,4,32], got [2,64,4,16]"; `subject()` is what the
+/// message is about ("q"), so a tool can name its own file or flag for it.
+class invalid_argument : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+  invalid_argument(const std::string& message, std::string subject)
+      : std::invalid_argument(message), subject_(std::move(subject)) {}
+  /// The tensor, option or key the error is about (empty when it is about no one of them).
+  const std::string& subject() const noexcept { return subject_; }
+
+ private:
+  std::string subject_;
+};
+
+/// The outcome of a validation: ok, or the first problem found, as a message and what it is
+/// about: a tensor ("k2"), an option ("key_rows") or a config key ("expand_v").
+class Status {
+ public:
+  Status() = default;
+  /// A problem about nothing in particular (the message says what).
+  static Status error(std::string message) {
+    std::string detail = message;
+    return Status(std::move(message), {}, std::move(detail));
+  }
+  /// A problem about `subject`: the message is "<subject>: <detail>" (the subject quoted as
+  /// file text is, in case it came from a file).
+  static Status error(std::string subject, std::string detail) {
+    std::string message = detail::quoted_text(subject) + ": " + detail;
+    return Status(std::move(message), std::move(subject), std::move(detail));
+  }
+
+  bool ok() const noexcept { return !failed_; }
+  explicit operator bool() const noexcept { return ok(); }
+  /// Empty when ok.
+  const std::string& message() const noexcept { return message_; }
+  /// The tensor, option or key the problem is about; empty when ok or about none.
+  const std::string& subject() const noexcept { return subject_; }
+  /// What is wrong with the subject: the message without "<subject>: " (all of it when there
+  /// is no subject). A tool names the subject its own way, then adds this.
+  const std::string& detail() const noexcept { return detail_; }
+
+ private:
+  Status(std::string message, std::string subject, std::string detail)
+      : message_(std::move(message)),
+        subject_(std::move(subject)),
+        detail_(std::move(detail)),
+        failed_(true) {}
+  std::string message_;
+  std::string subject_;
+  std::string detail_;
+  bool failed_ = false;
+};
+
+/// Called with the message when an entry point meets bad input in a build without exceptions.
+/// It must not return (if it does, sse aborts).
+using ErrorHandler = void (*)(const char* message);
+
+namespace detail {
 
 inline void default_error_handler(const char* message) {
   std::fprintf(stderr, "sse: %s\n", message);
@@ -86,12 +120,14 @@ inline ErrorHandler set_error_handler(ErrorHandler handler) noexcept {
 
 #if SSE_HAS_EXCEPTIONS
 /// Reports bad input at an entry point: throws sse::invalid_argument.
-[[noreturn]] inline void report_invalid_argument(const std::string& message) {
-  throw invalid_argument(message);
+[[noreturn]] inline void report_invalid_argument(const std::string& message,
+                                                 const std::string& subject = {}) {
+  throw invalid_argument(message, subject);
 }
 #else
 /// Reports bad input at an entry point: calls the error handler, then aborts.
-[[noreturn]] inline void report_invalid_argument(const std::string& message) {
+[[noreturn]] inline void report_invalid_argument(const std::string& message,
+                                                 const std::string& /*subject*/ = {}) {
   detail::error_handler_slot()(message.c_str());
   std::abort();
 }
@@ -99,7 +135,7 @@ inline ErrorHandler set_error_handler(ErrorHandler handler) noexcept {
 
 /// Throws (or reports) when `status` holds an error.
 inline void throw_if_error(const Status& status) {
-  if (!status.ok()) report_invalid_argument(status.message());
+  if (!status.ok()) report_invalid_argument(status.message(), status.subject());
 }
 
 }  // namespace sse

@@ -1,7 +1,7 @@
 // The row-level sparse update (kernels/row_sparse_key.hpp, GlaRule::step_rows; DESIGN.md
 // section 2b) through sse::scan and sse::sse_attention, against the float64 reference.
 
-#include "sse/kernels/row_sparse_key.hpp"
+#include "sse/rules/row_sparse_key.hpp"
 
 #include <cstring>
 #include <limits>

@@ -157,5 +157,29 @@ TEST_F(SseRunTest, GenerateBadInputsExitTwo) {
   EXPECT_NE(r.err.find("model.safetensors: cannot open file"), std::string::npos) << r.err;
 }
 
+// One usage text per command: `sse-run <command> --help` prints it (exit 0), and
+// `sse-run --help` prints all of them; every flag a command accepts is in its text.
+TEST_F(SseRunTest, EachCommandPrintsItsUsage) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"attention",
+       {"--writers", "--readers", "--no-emulq", "--no-emulk", "--scale", "--path", "--mode",
+        "--key-rows", "--bf16", "--threads", "--repeat"}},
+      {"scan", {"--scale", "--qk-l2norm", "--allow-neg-eigval", "--mode", "--key-rows"}},
+      {"layer", {"--weights", "--heads", "--v-heads", "--norm-eps", "--short-conv", "--path"}},
+      {"generate", {"--model", "--tokens", "--max-new", "--logits", "--threads", "--repeat"}},
+  };
+  const RunOutput all = run_sse_run_capturing("--help");
+  EXPECT_EQ(all.status, 0);
+  for (const auto& [command, flags] : commands) {
+    const RunOutput r = run_sse_run_capturing(command + " --help");
+    EXPECT_EQ(r.status, 0) << command << ": " << r.err;
+    EXPECT_EQ(r.out.rfind("usage: sse-run " + command + " ", 0), 0u) << r.out;
+    EXPECT_NE(all.out.find("sse-run " + command + " "), std::string::npos) << all.out;
+    for (const std::string& flag : flags) {
+      EXPECT_NE(r.out.find(flag), std::string::npos) << command << " lacks " << flag;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sse::test

@@ -35,4 +35,24 @@ struct SseInputs {
   TensorView<const std::int64_t, 1> state_slots;  // [S], optional: h0/ht are state pools
 };
 
+/// The sizes of one operator call, read from its inputs: S is the number of sequences (B, or
+/// the packed sequences of cu_seqlens). A state pool's size is not among them: it is the
+/// leading extent of h0 or ht.
+struct SseDims {
+  index_t B = 0, T = 0, H = 0, K = 0, V = 0, N = 0, S = 0;
+};
+
+template <class Rule, class T>
+SseDims sse_dims(const SseInputs<Rule, T>& in) noexcept {
+  SseDims d;
+  d.B = in.q1.extent(0);
+  d.T = in.q1.extent(1);
+  d.H = in.q1.extent(2);
+  d.K = in.q1.extent(3);
+  d.V = in.v.extent(3);
+  d.N = in.eta.extent(2);
+  d.S = in.cu_seqlens.present() ? in.cu_seqlens.extent(0) - 1 : d.B;
+  return d;
+}
+
 }  // namespace sse

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "sse/core/shape.hpp"
-#include "sse/kernels/scan_options.hpp"
+#include "sse/kernels/mode.hpp"
 
 namespace sse {
 

@@ -25,10 +25,11 @@ namespace sse {
 /// offsets [B] (optional, >= 0) for `apply_rope`.
 template <class T>
 Status validate_rope(TensorView<T, 4> x, TensorView<const std::int64_t, 1> offsets, double theta) {
-  if (detail::is_missing(x)) return Status::error("x: missing (expected shape [B,T,H,D])");
+  if (detail::is_missing(x))
+    return Status::error("x", std::string("missing (expected shape [B,T,H,D])"));
   if (x.extent(3) % 2 != 0) {
-    return Status::error("x: rotary embedding needs an even head size D, got " +
-                         format_shape(x.extents()));
+    return Status::error("x", std::string("rotary embedding needs an even head size D, got ") +
+                                  format_shape(x.extents()));
   }
   if (Status s = detail::check_unit_inner_stride("x", x); !s) return s;
   if (Status s = detail::check_unique("x", x); !s) return s;
@@ -36,13 +37,14 @@ Status validate_rope(TensorView<T, 4> x, TensorView<const std::int64_t, 1> offse
     if (Status s = detail::check_shape("offsets", offsets, "[B]", {x.extent(0)}); !s) return s;
     for (index_t b = 0; b < x.extent(0); ++b) {
       if (offsets(b) < 0) {
-        return Status::error("offsets: element [" + std::to_string(b) +
-                             "] = " + std::to_string(offsets(b)) + " is negative");
+        return Status::error("offsets", std::string("element [") + std::to_string(b) +
+                                            "] = " + std::to_string(offsets(b)) + " is negative");
       }
     }
   }
   if (!(theta > 1.0) || !std::isfinite(theta)) {
-    return Status::error("theta: expected a finite base > 1, got " + std::to_string(theta));
+    return Status::error("theta",
+                         std::string("expected a finite base > 1, got ") + std::to_string(theta));
   }
   return {};
 }

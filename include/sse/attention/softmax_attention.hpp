@@ -26,43 +26,16 @@
 #include <tuple>
 #include <type_traits>
 
-#include <Eigen/Core>
-
+#include "sse/attention/softmax_attention_inputs.hpp"
 #include "sse/config.hpp"
 #include "sse/core/checks.hpp"
+#include "sse/core/matrix.hpp"
 #include "sse/core/parallel.hpp"
 #include "sse/core/tensor_view.hpp"
 #include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
-#include "sse/state/state.hpp"
 
 namespace sse {
-
-template <class T = float>
-struct SoftmaxAttentionInputs {
-  TensorView<const T, 4> q;                   // [B,T,HQ,D]
-  TensorView<const T, 4> k;                   // [B,L,HKV,D]
-  TensorView<const T, 4> v;                   // [B,L,HKV,DV]
-  TensorView<const std::int64_t, 1> offsets;  // [B], optional
-};
-
-struct SoftmaxAttentionOptions {
-  /// Multiplies q k; absent means D^-1/2.
-  std::optional<double> scale;
-  /// W > 0: each query sees its W most recent keys (its own included); 0: every earlier key.
-  index_t window = 0;
-};
-
-/// The sizes of one call, read from its inputs.
-struct SoftmaxAttentionDims {
-  index_t B = 0, T = 0, HQ = 0, D = 0, L = 0, HKV = 0, DV = 0;
-};
-
-template <class T>
-SoftmaxAttentionDims softmax_attention_dims(const SoftmaxAttentionInputs<T>& in) noexcept {
-  return {in.q.extent(0), in.q.extent(1), in.q.extent(2), in.q.extent(3),
-          in.k.extent(1), in.k.extent(2), in.v.extent(3)};
-}
 
 /// Checks every input, output and option; the message names the tensor.
 template <class T>
@@ -72,21 +45,22 @@ Status validate_softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorVie
        {std::tuple{"q", in.q, "[B,T,HQ,D]"}, std::tuple{"k", in.k, "[B,L,HKV,D]"},
         std::tuple{"v", in.v, "[B,L,HKV,DV]"}}) {
     if (detail::is_missing(view)) {
-      return Status::error(std::string(name) + ": missing (expected shape " + labels + ")");
+      return Status::error(name, std::string("missing (expected shape ") + labels + ")");
     }
   }
   const SoftmaxAttentionDims d = softmax_attention_dims(in);
   if (d.B < 1 || d.T < 0 || d.HQ < 1 || d.D < 1) {
-    return Status::error("q: expected shape [B,T,HQ,D] with B, HQ, D >= 1, got " +
-                         format_shape(in.q.extents()));
+    return Status::error("q", std::string("expected shape [B,T,HQ,D] with B, HQ, D >= 1, got ") +
+                                  format_shape(in.q.extents()));
   }
   if (d.HKV < 1 || d.HQ % d.HKV != 0) {
-    return Status::error("k: expected HKV >= 1 key/value heads dividing HQ = " +
-                         std::to_string(d.HQ) + ", got " + format_shape(in.k.extents()));
+    return Status::error("k", std::string("expected HKV >= 1 key/value heads dividing HQ = ") +
+                                  std::to_string(d.HQ) + ", got " + format_shape(in.k.extents()));
   }
   if (Status s = detail::check_shape("k", in.k, "[B,L,HKV,D]", {d.B, d.L, d.HKV, d.D}); !s)
     return s;
-  if (d.DV < 1) return Status::error("v: expected DV >= 1, got " + format_shape(in.v.extents()));
+  if (d.DV < 1)
+    return Status::error("v", std::string("expected DV >= 1, got ") + format_shape(in.v.extents()));
   if (Status s = detail::check_shape("v", in.v, "[B,L,HKV,DV]", {d.B, d.L, d.HKV, d.DV}); !s)
     return s;
   if (Status s = detail::check_shape("o", o, "[B,T,HQ,DV]", {d.B, d.T, d.HQ, d.DV}); !s) return s;
@@ -98,28 +72,30 @@ Status validate_softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorVie
   }
   if (views_overlap(o, in.q) || views_overlap(o, in.k) || views_overlap(o, in.v) ||
       views_overlap(o, in.offsets)) {
-    return Status::error("o: overlaps an input; outputs need their own memory");
+    return Status::error("o", std::string("overlaps an input; outputs need their own memory"));
   }
   if (in.offsets.present()) {
     if (Status s = detail::check_shape("offsets", in.offsets, "[B]", {d.B}); !s) return s;
     for (index_t b = 0; b < d.B; ++b) {
       if (in.offsets(b) < 0 || in.offsets(b) + d.T > d.L) {
-        return Status::error("offsets: element [" + std::to_string(b) +
-                             "] = " + std::to_string(in.offsets(b)) + " puts the " +
-                             std::to_string(d.T) + " new tokens outside the " +
-                             std::to_string(d.L) + " cached positions");
+        return Status::error("offsets", std::string("element [") + std::to_string(b) +
+                                            "] = " + std::to_string(in.offsets(b)) + " puts the " +
+                                            std::to_string(d.T) + " new tokens outside the " +
+                                            std::to_string(d.L) + " cached positions");
       }
     }
   } else if (d.T > d.L) {
-    return Status::error("k: expected at least T = " + std::to_string(d.T) +
-                         " positions, got L = " + std::to_string(d.L));
+    return Status::error("k", std::string("expected at least T = ") + std::to_string(d.T) +
+                                  " positions, got L = " + std::to_string(d.L));
   }
   if (options.window < 0) {
-    return Status::error("window: expected 0 (unlimited) or a positive number of keys, got " +
-                         std::to_string(options.window));
+    return Status::error("window",
+                         std::string("expected 0 (unlimited) or a positive number of keys, got ") +
+                             std::to_string(options.window));
   }
   if (options.scale && !std::isfinite(*options.scale)) {
-    return Status::error("scale: must be finite, got " + std::to_string(*options.scale));
+    return Status::error("scale",
+                         std::string("must be finite, got ") + std::to_string(*options.scale));
   }
   return {};
 }

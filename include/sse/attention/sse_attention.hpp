@@ -16,12 +16,14 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "sse/attention/branches.hpp"
 #include "sse/attention/inputs.hpp"
+#include "sse/attention/masked_selection.hpp"
 #include "sse/attention/options.hpp"
 #include "sse/attention/outputs.hpp"
-#include "sse/attention/sse_masked.hpp"
-#include "sse/attention/sse_sparse.hpp"
+#include "sse/attention/partition_branch.hpp"
+#include "sse/attention/shared_branch.hpp"
+#include "sse/attention/sparse_selection.hpp"
+#include "sse/attention/sse_call.hpp"
 #include "sse/attention/validate.hpp"
 #include "sse/config.hpp"
 #include "sse/core/parallel.hpp"
@@ -127,12 +129,11 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
       sequences,
       routing,
       shared.partial,
-      static_cast<T>(options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.K)))),
-      options.qk_l2norm.value_or(Rule::kDefaultQkL2norm),
+      {static_cast<T>(options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.K)))),
+       options.qk_l2norm.value_or(Rule::kDefaultQkL2norm), options.key_rows},
       options.emulq,
       options.emulk,
       options.mode,
-      options.key_rows,
       shared.routed_tokens,
       shared.routed_offsets};
   const auto heads = static_cast<std::size_t>(d.S * d.H);

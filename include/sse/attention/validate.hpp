@@ -19,29 +19,10 @@
 #include "sse/core/checks.hpp"
 #include "sse/core/sequences.hpp"
 #include "sse/error.hpp"
-#include "sse/kernels/row_sparse_key.hpp"
+#include "sse/kernels/scan_checks.hpp"
 #include "sse/router/router.hpp"
 
 namespace sse {
-
-/// The sizes of one operator call, read from its inputs. P is the number of state rows: S, or
-/// the pool size when state slots are given.
-struct SseDims {
-  index_t B = 0, T = 0, H = 0, K = 0, V = 0, N = 0, S = 0;
-};
-
-template <class Rule, class T>
-SseDims sse_dims(const SseInputs<Rule, T>& in) noexcept {
-  SseDims d;
-  d.B = in.q1.extent(0);
-  d.T = in.q1.extent(1);
-  d.H = in.q1.extent(2);
-  d.K = in.q1.extent(3);
-  d.V = in.v.extent(3);
-  d.N = in.eta.extent(2);
-  d.S = in.cu_seqlens.present() ? in.cu_seqlens.extent(0) - 1 : d.B;
-  return d;
-}
 
 /// Whether the sparse path runs for these options (DESIGN.md section 3: it needs k_w == k_r;
 /// `auto` takes it whenever it applies).
@@ -60,8 +41,8 @@ Status check_state_tensor(const char* name, const TensorView<T, 5>& view, const 
   const char* labels = pooled ? "[P,1+N,H,K,V]" : "[S,1+N,H,K,V]";
   if (Status s = check_shape(name, view, labels, {rows, 1 + d.N, d.H, d.K, d.V}); !s) return s;
   if (pooled && rows < 1) {
-    return Status::error(std::string(name) + ": a state pool needs P >= 1 slots, got " +
-                         format_shape(view.extents()));
+    return Status::error(
+        name, std::string("a state pool needs P >= 1 slots, got ") + format_shape(view.extents()));
   }
   return check_state_layout(name, view);
 }
@@ -76,14 +57,16 @@ inline Status check_state_slots(TensorView<const std::int64_t, 1> slots, index_t
   if (Status s = check_shape("state_slots", slots, "[S]", {S}); !s) return s;
   for (index_t s = 0; s < S; ++s) {
     if (slots(s) < 0 || slots(s) >= pool_rows) {
-      return Status::error("state_slots: element [" + std::to_string(s) +
-                           "] = " + std::to_string(slots(s)) + " is outside the pool [0, " +
-                           std::to_string(pool_rows) + ")");
+      return Status::error("state_slots", std::string("element [") + std::to_string(s) +
+                                              "] = " + std::to_string(slots(s)) +
+                                              " is outside the pool [0, " +
+                                              std::to_string(pool_rows) + ")");
     }
   }
   auto repeated = [](std::int64_t slot) {
-    return Status::error("state_slots: slot " + std::to_string(slot) +
-                         " is used by two sequences; each sequence needs its own state");
+    return Status::error("state_slots",
+                         std::string("slot ") + std::to_string(slot) +
+                             " is used by two sequences; each sequence needs its own state");
   };
   if (pool_rows <= kSlotBitsOnStack) {
     std::array<std::uint64_t, kSlotBitsOnStack / 64> seen{};
@@ -112,59 +95,35 @@ Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<com
   static_assert(is_update_rule_v<Rule>,
                 "sse::validate_sse_attention: Rule must be GlaRule or GdnRule");
   using detail::check_shape;
-  using detail::check_unit_inner_stride;
-  if (detail::is_missing(in.q1)) return Status::error("q1: missing (expected shape [B,T,H,K])");
-  if (detail::is_missing(in.v)) return Status::error("v: missing (expected shape [B,T,H,V])");
-  if (detail::is_missing(in.eta)) return Status::error("eta: missing (expected shape [B,T,N])");
+  if (Status s = detail::check_query_and_value("q1", in.q1, in.v); !s) return s;
+  if (detail::is_missing(in.eta))
+    return Status::error("eta", std::string("missing (expected shape [B,T,N])"));
   const SseDims d = sse_dims(in);
-  if (d.B < 1 || d.T < 0 || d.H < 1 || d.K < 1) {
-    return Status::error("q1: expected shape [B,T,H,K] with B, H, K >= 1, got " +
-                         format_shape(in.q1.extents()));
-  }
-  if (d.V < 1) return Status::error("v: expected V >= 1, got " + format_shape(in.v.extents()));
-
-  const Extents<4> qk_shape{d.B, d.T, d.H, d.K};
-  const Extents<3> head_shape{d.B, d.T, d.H};
-  for (const auto& [name, view] :
-       {std::pair{"k1", in.k1}, std::pair{"q2", in.q2}, std::pair{"k2", in.k2}}) {
-    if (Status s = check_shape(name, view, "[B,T,H,K]", qk_shape); !s) return s;
+  // The shared branch's operands, then the partition branch's.
+  const detail::NamedOperands<Rule, T> shared{"q1", in.q1, "k1",    in.k1,
+                                              "g1", in.g1, "beta1", in.beta1};
+  const detail::NamedOperands<Rule, T> partition{"q2", in.q2, "k2",    in.k2,
+                                                 "g2", in.g2, "beta2", in.beta2};
+  for (const auto* operands : {&shared, &partition}) {
+    if (Status s = detail::check_operand_shapes(*operands, d.B, d.T, d.H, d.K); !s) return s;
   }
   if (Status s = check_shape("v", in.v, "[B,T,H,V]", {d.B, d.T, d.H, d.V}); !s) return s;
+  if (Status s = detail::check_unit_inner_stride("v", in.v); !s) return s;
   if (Status s = check_shape("eta", in.eta, "[B,T,N]", {d.B, d.T, d.N}); !s) return s;
-  for (const auto& [name, view] : {std::pair{"g1", in.g1}, std::pair{"g2", in.g2}}) {
-    if constexpr (Rule::kPerKeyDecay) {
-      if (Status s = check_shape(name, view, "[B,T,H,K]", qk_shape); !s) return s;
-    } else {
-      if (Status s = check_shape(name, view, "[B,T,H]", head_shape); !s) return s;
-    }
-  }
-  for (const auto& [name, view] : {std::pair{"beta1", in.beta1}, std::pair{"beta2", in.beta2}}) {
-    if constexpr (Rule::kHasBeta) {
-      if (Status s = check_shape(name, view, "[B,T,H]", head_shape); !s) return s;
-    } else if (view.present()) {
-      return Status::error(std::string(name) + ": the " + Rule::kName + " rule takes no beta");
-    }
-  }
-  for (const Status& s :
-       {check_unit_inner_stride("q1", in.q1), check_unit_inner_stride("k1", in.k1),
-        check_unit_inner_stride("q2", in.q2), check_unit_inner_stride("k2", in.k2),
-        check_unit_inner_stride("v", in.v), check_unit_inner_stride("g1", in.g1),
-        check_unit_inner_stride("g2", in.g2), check_unit_inner_stride("beta1", in.beta1),
-        check_unit_inner_stride("beta2", in.beta2)}) {
-    if (!s) return s;
-  }
   if (Status s = validate_router_logits(in.eta, options.writers, options.readers); !s) return s;
   if (options.path == Path::kSparse && options.writers != options.readers) {
-    return Status::error("path: the sparse path needs writers == readers, got writers = " +
-                         std::to_string(options.writers) + ", readers = " +
-                         std::to_string(options.readers) + " (use the masked path)");
+    return Status::error(
+        "path", std::string("the sparse path needs writers == readers, got writers = ") +
+                    std::to_string(options.writers) +
+                    ", readers = " + std::to_string(options.readers) + " (use the masked path)");
   }
   if (Status s = validate_cu_seqlens(in.cu_seqlens, d.B, d.T); !s) return s;
 
   // States: h0 and ht are [S,...], or pools addressed through state_slots.
   const bool pooled = in.state_slots.present();
   if (pooled && !in.h0.present() && !out.ht.present()) {
-    return Status::error("state_slots: given without h0 or ht (no state pool to address)");
+    return Status::error("state_slots",
+                         std::string("given without h0 or ht (no state pool to address)"));
   }
   if (in.h0.present()) {
     if (Status s = detail::check_state_tensor("h0", in.h0, d, pooled); !s) return s;
@@ -178,14 +137,13 @@ Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<com
     if (Status s = detail::check_state_slots(in.state_slots, d.S, pool_rows); !s) return s;
   }
 
-  if (Status s = check_shape("o", out.o, "[B,T,H,V]", {d.B, d.T, d.H, d.V}); !s) return s;
-  if (Status s = check_unit_inner_stride("o", out.o); !s) return s;
-  if (Status s = detail::check_unique("o", out.o); !s) return s;
+  if (Status s = detail::check_output(out.o, {d.B, d.T, d.H, d.V}); !s) return s;
   const RoutingView& routing = out.routing;
   const int routing_views =
       routing.p.present() + routing.writer_ids.present() + routing.reader_ids.present();
   if (routing_views != 0 && routing_views != 3) {
-    return Status::error("routing: give all of p, writer_ids and reader_ids, or none of them");
+    return Status::error("routing",
+                         std::string("give all of p, writer_ids and reader_ids, or none of them"));
   }
   if (routing_views == 3) {
     if (Status s = validate_routing_view(in.eta, options.writers, options.readers, routing); !s)
@@ -206,7 +164,8 @@ Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<com
   };
   if (overlaps_input(out.o) || views_overlap(out.o, in.h0) || views_overlap(out.o, out.ht) ||
       overlaps_routing(out.o)) {
-    return Status::error("o: overlaps an input or another output; outputs need their own memory");
+    return Status::error(
+        "o", std::string("overlaps an input or another output; outputs need their own memory"));
   }
   if (out.ht.present()) {
     const bool in_place =
@@ -215,29 +174,23 @@ Status validate_sse_attention(const SseInputs<Rule, T>& in, const SseOutputs<com
     if (overlaps_input(out.ht) || overlaps_routing(out.ht) ||
         (!in_place && views_overlap(out.ht, in.h0))) {
       return Status::error(
-          "ht: overlaps an input or another output; ht may be h0 itself (in place) but must "
+          "ht",
+          "overlaps an input or another output; ht may be h0 itself (in place) but must "
           "not partly overlap it or any other tensor");
     }
   }
   if (routing_views == 3 && (overlaps_input(routing.p) || overlaps_input(routing.writer_ids) ||
                              overlaps_input(routing.reader_ids) || overlaps_routing(in.h0))) {
-    return Status::error("routing: p, writer_ids or reader_ids overlaps an input");
+    return Status::error("routing", std::string("p, writer_ids or reader_ids overlaps an input"));
   }
 
-  if (options.scale && !std::isfinite(*options.scale)) {
-    return Status::error("scale: must be finite, got " + std::to_string(*options.scale));
-  }
-  if (Status s = detail::check_log_decays("g1", in.g1); !s) return s;
-  if (Status s = detail::check_log_decays("g2", in.g2); !s) return s;
-  if (Status s = detail::check_key_rows<Rule>(options.key_rows, "k1", in.k1); !s) return s;
-  if (Status s = detail::check_key_rows<Rule>(options.key_rows, "k2", in.k2); !s) return s;
-  if constexpr (Rule::kHasBeta) {
-    const double beta_max = options.allow_neg_eigval ? 2.0 : 1.0;
-    const char* what = options.allow_neg_eigval
-                           ? "is outside [0, 2]"
-                           : "is outside [0, 1] (beta up to 2 needs allow_neg_eigval)";
-    if (Status s = detail::check_range("beta1", in.beta1, 0.0, beta_max, what); !s) return s;
-    if (Status s = detail::check_range("beta2", in.beta2, 0.0, beta_max, what); !s) return s;
+  if (Status s = detail::check_scale(options.scale); !s) return s;
+  for (const auto* operands : {&shared, &partition}) {
+    if (Status s =
+            detail::check_operand_values(*operands, options.key_rows, options.allow_neg_eigval);
+        !s) {
+      return s;
+    }
   }
   return {};
 }

@@ -33,12 +33,13 @@ Status check_shape(const char* name, const TensorView<T, Rank>& view, const char
                    const Extents<Rank>& expected) {
   // A tensor with no elements may have a null pointer (an empty std::vector's data()).
   if (!view.present() && !(element_count(expected) == 0 && view.extents() == expected)) {
-    return Status::error(std::string(name) + ": missing (expected shape " + labels + " = " +
-                         format_shape(expected) + ")");
+    return Status::error(name, std::string("missing (expected shape ") + labels + " = " +
+                                   format_shape(expected) + ")");
   }
   if (view.extents() != expected) {
-    return Status::error(std::string(name) + ": expected shape " + labels + " = " +
-                         format_shape(expected) + ", got " + format_shape(view.extents()));
+    return Status::error(name, std::string("expected shape ") + labels + " = " +
+                                   format_shape(expected) + ", got " +
+                                   format_shape(view.extents()));
   }
   return {};
 }
@@ -48,14 +49,13 @@ template <class T, std::size_t Rank>
 Status check_unit_inner_stride(const char* name, const TensorView<T, Rank>& view) {
   for (std::size_t i = 0; i < Rank; ++i) {
     if (view.stride(i) < 0) {
-      return Status::error(std::string(name) + ": negative strides are not supported, got " +
-                           format_shape(view.strides()));
+      return Status::error(name, std::string("negative strides are not supported, got ") +
+                                     format_shape(view.strides()));
     }
   }
   if (view.extent(Rank - 1) > 1 && view.stride(Rank - 1) != 1) {
-    return Status::error(std::string(name) +
-                         ": the last dimension must be contiguous (stride 1), " + "got strides " +
-                         format_shape(view.strides()));
+    return Status::error(name, "the last dimension must be contiguous (stride 1), got strides " +
+                                   format_shape(view.strides()));
   }
   return {};
 }
@@ -64,9 +64,9 @@ Status check_unit_inner_stride(const char* name, const TensorView<T, Rank>& view
 template <class T, std::size_t Rank>
 Status check_unique(const char* name, const TensorView<T, Rank>& view) {
   if (!view.is_unique()) {
-    return Status::error(std::string(name) + ": strides " + format_shape(view.strides()) +
-                         " make elements of shape " + format_shape(view.extents()) +
-                         " overlap; an output needs one element per index");
+    return Status::error(name, std::string("strides ") + format_shape(view.strides()) +
+                                   " make elements of shape " + format_shape(view.extents()) +
+                                   " overlap; an output needs one element per index");
   }
   return {};
 }
@@ -79,9 +79,9 @@ Status check_state_layout(const char* name, const TensorView<T, Rank>& view) {
   constexpr std::size_t k_dim = Rank - 2, v_dim = Rank - 1;
   if (view.stride(v_dim) != 1 ||
       (view.extent(k_dim) > 1 && view.stride(k_dim) != view.extent(v_dim))) {
-    return Status::error(std::string(name) + ": each [K,V] matrix must be contiguous, got " +
-                         "strides " + format_shape(view.strides()) + " for shape " +
-                         format_shape(view.extents()));
+    return Status::error(name, std::string("each [K,V] matrix must be contiguous, got ") +
+                                   "strides " + format_shape(view.strides()) + " for shape " +
+                                   format_shape(view.extents()));
   }
   return check_unique(name, view);
 }
@@ -139,9 +139,9 @@ Status check_range(const char* name, const TensorView<T, Rank>& view, double lo,
     return {};
   }
   std::ostringstream message;
-  message << name << ": element " << format_shape(at) << " = " << double(to_compute(*view.at(at)))
-          << " " << what;
-  return Status::error(message.str());
+  message << "element " << format_shape(at) << " = " << double(to_compute(*view.at(at))) << " "
+          << what;
+  return Status::error(name, message.str());
 }
 
 /// Log decays: finite and <= 0.
@@ -161,10 +161,10 @@ Status check_log_decays(const char* name, const TensorView<T, Rank>& view) {
     return {};
   const C x = to_compute(*view.at(at));
   std::ostringstream message;
-  message << name << ": element " << format_shape(at) << " = " << double(x)
+  message << "element " << format_shape(at) << " = " << double(x)
           << (std::isfinite(x) ? " is positive" : " is not finite")
           << "; log decays must be finite and <= 0";
-  return Status::error(message.str());
+  return Status::error(name, message.str());
 }
 
 }  // namespace sse::detail

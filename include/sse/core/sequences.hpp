@@ -47,28 +47,29 @@ inline Status validate_cu_seqlens(TensorView<const std::int64_t, 1> cu_seqlens, 
                                   index_t tokens) {
   if (!cu_seqlens.present()) return {};
   if (batch != 1) {
-    return Status::error("cu_seqlens: packed sequences need B = 1, got B = " +
-                         std::to_string(batch));
+    return Status::error(
+        "cu_seqlens", std::string("packed sequences need B = 1, got B = ") + std::to_string(batch));
   }
   const index_t n = cu_seqlens.extent(0);
   if (n < 2) {
-    return Status::error("cu_seqlens: expected shape [S+1] with S >= 1, got [" + std::to_string(n) +
-                         "]");
+    return Status::error("cu_seqlens", std::string("expected shape [S+1] with S >= 1, got [") +
+                                           std::to_string(n) + "]");
   }
   if (cu_seqlens(0) != 0) {
-    return Status::error("cu_seqlens: must start at 0, got " + std::to_string(cu_seqlens(0)));
+    return Status::error("cu_seqlens",
+                         std::string("must start at 0, got ") + std::to_string(cu_seqlens(0)));
   }
   for (index_t i = 1; i < n; ++i) {
     if (cu_seqlens(i) < cu_seqlens(i - 1)) {
-      return Status::error("cu_seqlens: must be non-decreasing, but cu_seqlens[" +
-                           std::to_string(i) + "] = " + std::to_string(cu_seqlens(i)) +
-                           " < cu_seqlens[" + std::to_string(i - 1) +
-                           "] = " + std::to_string(cu_seqlens(i - 1)));
+      return Status::error(
+          "cu_seqlens", std::string("must be non-decreasing, but cu_seqlens[") + std::to_string(i) +
+                            "] = " + std::to_string(cu_seqlens(i)) + " < cu_seqlens[" +
+                            std::to_string(i - 1) + "] = " + std::to_string(cu_seqlens(i - 1)));
     }
   }
   if (cu_seqlens(n - 1) != tokens) {
-    return Status::error("cu_seqlens: must end at T = " + std::to_string(tokens) + ", got " +
-                         std::to_string(cu_seqlens(n - 1)));
+    return Status::error("cu_seqlens", std::string("must end at T = ") + std::to_string(tokens) +
+                                           ", got " + std::to_string(cu_seqlens(n - 1)));
   }
   return {};
 }

@@ -63,11 +63,7 @@ struct NpyArray {
   std::vector<index_t> shape;
   std::vector<std::byte> bytes;
 
-  index_t size() const noexcept {
-    index_t n = 1;
-    for (index_t e : shape) n *= e;
-    return n;
-  }
+  index_t size() const noexcept { return element_count(shape); }
   std::size_t rank() const noexcept { return shape.size(); }
 
   /// The elements, converted to T (any of the four dtypes converts to any T).
@@ -273,15 +269,10 @@ inline Status parse_npy(const std::byte* data, std::size_t size, NpyArray& out) 
   if (Status s = detail::parse_header_dict(header, out); !s) return s;
 
   const std::size_t item = dtype_size(out.dtype);
-  std::size_t count = 1;
-  for (index_t e : out.shape) {
-    const auto extent = static_cast<std::size_t>(e);
-    if (extent != 0 && count > std::numeric_limits<std::size_t>::max() / item / extent) {
-      return Status::error("shape " + format_shape(out.shape) + " is too large");
-    }
-    count *= extent;
-  }
-  const std::size_t expected = count * item;
+  const std::int64_t count =
+      checked_element_count(out.shape, std::numeric_limits<std::size_t>::max() / item);
+  if (count < 0) return Status::error("shape " + format_shape(out.shape) + " is too large");
+  const std::size_t expected = static_cast<std::size_t>(count) * item;
   const std::size_t actual = size - prefix - header_len;
   if (actual != expected) {
     return Status::error("data size " + std::to_string(actual) + " bytes does not match shape " +
@@ -311,12 +302,11 @@ template <class T>
 std::vector<char> npy_image(const T* data, const std::vector<index_t>& shape) {
   std::string dict = std::string("{'descr': '<") + (std::is_floating_point_v<T> ? 'f' : 'i') +
                      std::to_string(sizeof(T)) + "', 'fortran_order': False, 'shape': (";
-  std::size_t count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     dict +=
         std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
-    count *= static_cast<std::size_t>(shape[i]);
   }
+  const auto count = static_cast<std::size_t>(element_count(shape));
   dict += "), }";
   static_cast<void>(dtype_of<T>());
   // NumPy pads the header with spaces so that the data starts on a 64-byte boundary.

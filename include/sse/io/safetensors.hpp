@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "sse/core/bfloat16.hpp"
 #include "sse/core/shape.hpp"
 #include "sse/error.hpp"
 #include "sse/io/json.hpp"
@@ -40,11 +41,7 @@ struct SafetensorsEntry {
   std::vector<index_t> shape;
   std::size_t begin = 0, end = 0;
 
-  std::size_t count() const noexcept {
-    std::size_t n = 1;
-    for (index_t d : shape) n *= static_cast<std::size_t>(d);
-    return n;
-  }
+  std::size_t count() const noexcept { return static_cast<std::size_t>(element_count(shape)); }
 };
 
 /// A parsed file: tensors by name (sorted), metadata, and the data section.
@@ -84,14 +81,6 @@ inline float half_to_float(std::uint16_t h) noexcept {
   return f;
 }
 
-/// bfloat16 -> float: the high half of the float's bits.
-inline float bf16_to_float(std::uint16_t b) noexcept {
-  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& value,
                                  std::size_t data_size, SafetensorsEntry& entry) {
   const std::string where = "tensor '" + sse::detail::quoted_text(name) + "': ";
@@ -115,20 +104,18 @@ inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& 
   const nlohmann::json& shape = value["shape"];
   if (!shape.is_array()) return Status::error(where + "\"shape\" must be an array");
   entry.shape.clear();
-  // At most 2^40 elements, checked before each product so that it cannot wrap around.
-  constexpr std::uint64_t kMaxCount = std::uint64_t(1) << 40;
-  std::uint64_t count = 1;
+  std::vector<std::uint64_t> extents;
   for (const nlohmann::json& d : shape) {
     if (!d.is_number_unsigned()) {
       return Status::error(where + "\"shape\" must hold non-negative integers");
     }
-    const auto extent = d.get<std::uint64_t>();
-    if (extent > kMaxCount || (extent != 0 && count > kMaxCount / extent)) {
-      return Status::error(where + "shape too large");
-    }
-    entry.shape.push_back(static_cast<index_t>(extent));
-    count *= extent;
+    extents.push_back(d.get<std::uint64_t>());
   }
+  constexpr std::uint64_t kMaxCount = std::uint64_t(1) << 40;  // elements
+  const std::int64_t count_or_error = checked_element_count(extents, kMaxCount);
+  if (count_or_error < 0) return Status::error(where + "shape too large");
+  const auto count = static_cast<std::uint64_t>(count_or_error);
+  entry.shape.assign(extents.begin(), extents.end());
   const nlohmann::json& offsets = value["data_offsets"];
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned()) {
@@ -229,7 +216,7 @@ inline std::vector<float> SafetensorsFile::to_float32(const std::string& name) c
     } else {
       std::uint16_t half;
       std::memcpy(&half, src + 2 * i, 2);
-      out[i] = entry.dtype == TensorDType::kBF16 ? detail::bf16_to_float(half)
+      out[i] = entry.dtype == TensorDType::kBF16 ? bfloat16{half}.to_float()
                                                  : detail::half_to_float(half);
     }
   }
@@ -248,8 +235,7 @@ inline std::vector<char> safetensors_image(const std::vector<NamedTensor>& tenso
   nlohmann::json header = nlohmann::json::object();
   std::size_t offset = 0;
   for (const NamedTensor& t : tensors) {
-    std::size_t count = 1;
-    for (index_t d : t.shape) count *= static_cast<std::size_t>(d);
+    const auto count = static_cast<std::size_t>(element_count(t.shape));
     header[t.name] = {
         {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * count}}};
     offset += 4 * count;

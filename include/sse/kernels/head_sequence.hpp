@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "sse/kernels/row_sparse_key.hpp"
+#include "sse/rules/row_sparse_key.hpp"
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/row_ops.hpp"
 

@@ -7,16 +7,9 @@
 #include <optional>
 
 #include "sse/core/shape.hpp"
+#include "sse/kernels/mode.hpp"
 
 namespace sse {
-
-/// How the recurrence is evaluated. `kAuto` takes the chunked form for sequences of at least
-/// `kAutoChunkMinLength` tokens and the recurrent form for shorter ones (decode).
-enum class Mode { kAuto, kChunk, kRecurrent };
-
-/// Sequences shorter than this run the recurrent form under Mode::kAuto: below one 16-token
-/// sub-block the chunked form's fixed costs (a full pass over the state per chunk) dominate.
-inline constexpr long kAutoChunkMinLength = 16;
 
 struct ScanOptions {
   /// Multiplies q; absent means K^-1/2.

@@ -101,13 +101,13 @@ namespace detail {
 template <class T>
 Status convert_config_value(const nlohmann::json& value, const std::string& name, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (!value.is_boolean()) return Status::error(name + ": expected true or false");
+    if (!value.is_boolean()) return Status::error(name, std::string("expected true or false"));
     out = value.get<bool>();
   } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!value.is_string()) return Status::error(name + ": expected a string");
+    if (!value.is_string()) return Status::error(name, std::string("expected a string"));
     out = value.get<std::string>();
   } else if constexpr (std::is_same_v<T, double>) {
-    if (!value.is_number()) return Status::error(name + ": expected a number");
+    if (!value.is_number()) return Status::error(name, std::string("expected a number"));
     out = value.get<double>();
   } else {
     // An integer, or a float with an integral value (Python writes 4.0 for a float field).
@@ -116,21 +116,22 @@ Status convert_config_value(const nlohmann::json& value, const std::string& name
     constexpr auto kIntLimit = static_cast<std::int64_t>(kLimit);
     if (value.is_number_unsigned()) {
       if (value.get<std::uint64_t>() > static_cast<std::uint64_t>(kIntLimit)) {
-        return Status::error(name + ": integer out of range");
+        return Status::error(name, std::string("integer out of range"));
       }
       out = static_cast<T>(value.get<std::uint64_t>());
     } else if (value.is_number_integer()) {
       const std::int64_t v = value.get<std::int64_t>();
-      if (v < -kIntLimit || v > kIntLimit) return Status::error(name + ": integer out of range");
+      if (v < -kIntLimit || v > kIntLimit)
+        return Status::error(name, std::string("integer out of range"));
       out = static_cast<T>(v);
     } else if (value.is_number_float()) {
       const double v = value.get<double>();
       if (!(std::fabs(v) <= kLimit) || v != std::floor(v)) {
-        return Status::error(name + ": expected an integer");
+        return Status::error(name, std::string("expected an integer"));
       }
       out = static_cast<T>(v);
     } else {
-      return Status::error(name + ": expected an integer");
+      return Status::error(name, std::string("expected an integer"));
     }
   }
   return {};
@@ -154,7 +155,7 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
   c = {};
   for (const char* key : {"hidden_size", "num_hidden_layers", "num_heads", "vocab_size"}) {
     if (!json.contains(key) || json[key].is_null()) {
-      return Status::error(std::string(key) + ": missing");
+      return Status::error(key, std::string("missing"));
     }
   }
   index_t intermediate = 0;
@@ -186,28 +187,31 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
   }
   if (c.head_dim == 0) c.head_dim = c.hidden_size / c.num_heads;
   if (c.num_v_heads == 0) c.num_v_heads = c.num_heads;
-  if (c.head_dim < 1) return Status::error("head_dim: must be >= 1");
+  if (c.head_dim < 1) return Status::error("head_dim", std::string("must be >= 1"));
   // Upstream: head_v_dim = head_dim * expand_v must be an integer (it raises otherwise).
   const double value_dim = static_cast<double>(c.head_dim) * c.expand_v;
   if (!(value_dim >= 0.5 && value_dim <= 9.0e15) ||
       std::fabs(value_dim - std::round(value_dim)) > 1e-5) {
-    return Status::error("expand_v: head_dim * expand_v = " + std::to_string(value_dim) +
-                         " is not a positive integer (within 1e-5)");
+    return Status::error("expand_v", std::string("head_dim * expand_v = ") +
+                                         std::to_string(value_dim) +
+                                         " is not a positive integer (within 1e-5)");
   }
   if (c.linear_attn_type != "gla" && c.linear_attn_type != "gdn") {
-    return Status::error("linear_attn_type: expected \"gla\" or \"gdn\", got \"" +
-                         detail::quoted_text(c.linear_attn_type) + "\"");
+    return Status::error("linear_attn_type", std::string("expected \"gla\" or \"gdn\", got \"") +
+                                                 detail::quoted_text(c.linear_attn_type) + "\"");
   }
   if (json.contains("attn") && !json["attn"].is_null()) {
     const nlohmann::json& attn = json["attn"];
-    if (!attn.is_object()) return Status::error("attn: expected an object");
+    if (!attn.is_object()) return Status::error("attn", std::string("expected an object"));
     if (attn.contains("layers") && !attn["layers"].is_null()) {
-      if (!attn["layers"].is_array()) return Status::error("attn.layers: expected an array");
+      if (!attn["layers"].is_array())
+        return Status::error("attn.layers", std::string("expected an array"));
       for (const nlohmann::json& layer : attn["layers"]) {
         index_t index = -1;
         if (!detail::convert_config_value(layer, "attn.layers", index) || index < 0 ||
             index >= c.num_hidden_layers) {
-          return Status::error("attn.layers: expected layer indices in [0, num_hidden_layers)");
+          return Status::error("attn.layers",
+                               std::string("expected layer indices in [0, num_hidden_layers)"));
         }
         c.attn_layers.push_back(index);
       }
@@ -222,7 +226,8 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
       if (!s) return s;
     }
     if (!c.attn_layers.empty() && c.attn_num_heads < 1) {
-      return Status::error("attn.num_heads: missing or < 1 while attn.layers is not empty");
+      return Status::error("attn.num_heads",
+                           std::string("missing or < 1 while attn.layers is not empty"));
     }
   }
   return {};

@@ -2,14 +2,15 @@
 
 /// \file
 /// Linear layers as upstream stores them: weight [out, in] (PyTorch's layout), optional bias
-/// [out]; y = x W^T + b over rows of x.
+/// [out]; y = x W^T + b over rows of x; `detail::project` applies one by its weight key.
 
-#include <Eigen/Core>
+#include <string_view>
 
 #include "sse/config.hpp"
+#include "sse/core/matrix.hpp"
 #include "sse/core/shape.hpp"
+#include "sse/layers/weights.hpp"
 #include "sse/simd/row_ops.hpp"
-#include "sse/state/state.hpp"
 
 namespace sse {
 
@@ -44,5 +45,20 @@ inline void linear(ConstMatrixMap<T> x, const T* weight, const T* bias, MatrixMa
     }
   }
 }
+
+namespace detail {
+
+/// x [rows, D] through weight [out, D] (and bias) into y [rows, out].
+inline void project(const Weights& w, std::string_view key, ConstMatrixMap<float> x, float* y,
+                    index_t out, std::string_view bias_key = {}) {
+  linear<float>(x, w.at(key).data.data(), bias_key.empty() ? nullptr : w.at(bias_key).data.data(),
+                MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)));
+}
+
+inline ConstMatrixMap<float> rows_of(const float* x, index_t rows, index_t cols) {
+  return {x, rows, cols, Eigen::OuterStride<>(cols)};
+}
+
+}  // namespace detail
 
 }  // namespace sse

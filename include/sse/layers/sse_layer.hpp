@@ -9,7 +9,8 @@
 ///   v = x Wv^T                                       v_proj: D -> HV*V
 ///   eta = x We^T                                     e_proj: D -> N
 ///   short conv on q1, k1 (optional, after q2, k2)    {q,k}_conv1d_shared.weight [H*K,1,W]
-///   q1, q2, v <- silu;  k1, k2 <- softmax over K (GLA) or silu (GDN)
+///   q1, q2, v <- silu;  k1, k2 <- softmax over K (GLA) or silu (GDN)     (per rule:
+///                                                              layers/layer_gates.hpp)
 ///   GLA: g_i = logsigmoid(gk_proj.i.1(gk_proj.i.0(x))) / 16       (i = 0 shared, 1 partitions)
 ///   GDN: g = -exp(A_log) softplus(a_proj(x) + dt_bias), beta = sigmoid(b_proj(x)) (x2)
 ///   value head j uses q/k head j / (HV/H)
@@ -35,49 +36,18 @@
 #include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
 #include "sse/layers/activations.hpp"
+#include "sse/layers/layer_gates.hpp"
 #include "sse/layers/layer_io.hpp"
 #include "sse/layers/linear.hpp"
 #include "sse/layers/norm.hpp"
+#include "sse/layers/sse_layer_config.hpp"
 #include "sse/layers/weights.hpp"
 #include "sse/rules/gdn.hpp"
 #include "sse/rules/gla.hpp"
 
 namespace sse {
 
-struct SseLayerConfig {
-  index_t hidden = 0;      // D
-  index_t heads = 0;       // H: query/key heads
-  index_t v_heads = 0;     // HV: value heads (0: H); a multiple of H
-  index_t head_dim = 0;    // K
-  index_t value_dim = 0;   // V = head_dim * expand_v
-  index_t partitions = 0;  // N
-  index_t writers = 1, readers = 1;
-  bool use_output_gate = true;
-  bool use_short_conv = false;
-  index_t conv_size = 4;
-  bool allow_neg_eigval = false;
-  double norm_eps = 1e-5;
-  Path path = Path::kAuto;
-  Mode mode = Mode::kAuto;
-
-  index_t value_heads() const noexcept { return v_heads > 0 ? v_heads : heads; }
-};
-
-/// The low-rank bottleneck of GLA's gate projections (gk_proj.i.0: D -> 16).
-inline constexpr index_t kGateLowRank = 16;
-
 namespace detail {
-
-/// x [rows, D] through weight [out, D] (and bias) into y [rows, out].
-inline void project(const Weights& w, std::string_view key, ConstMatrixMap<float> x, float* y,
-                    index_t out, std::string_view bias_key = {}) {
-  linear<float>(x, w.at(key).data.data(), bias_key.empty() ? nullptr : w.at(bias_key).data.data(),
-                MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)));
-}
-
-inline ConstMatrixMap<float> rows_of(const float* x, index_t rows, index_t cols) {
-  return {x, rows, cols, Eigen::OuterStride<>(cols)};
-}
 
 /// Causal depthwise convolution over time of x [B, T, C] (in place), width W, with the last
 /// W-1 inputs of each row in `history` [B, W-1, C] (read, then replaced by the new last ones);
@@ -118,9 +88,8 @@ inline void repeat_heads(const float* t, index_t rows, index_t H, index_t HV, in
 
 template <class Rule>
 class SseLayer {
-  static_assert(std::is_same_v<Rule, GlaRule> || std::is_same_v<Rule, GdnRule>,
-                "sse::SseLayer: Rule must be GlaRule (SSE-GLA) or GdnRule (SSE-GDN)");
-  static constexpr bool kGla = std::is_same_v<Rule, GlaRule>;
+  static_assert(is_update_rule_v<Rule>, "sse::SseLayer: Rule must be an update rule policy");
+  using Gates = LayerGates<Rule>;
 
  public:
   /// Decode state of B sequences: recurrent states and convolution histories.
@@ -141,19 +110,7 @@ class SseLayer {
         {"lora_k_proj.0.weight", {V, D}}, {"lora_k_proj.1.weight", {HK, V}},
         {"v_proj.weight", {HV * V, D}},   {"e_proj.weight", {c.partitions, D}},
         {"o_norm.weight", {V}},           {"o_proj.weight", {D, HV * V}}};
-    if constexpr (kGla) {
-      for (const char* i : {"0", "1"}) {
-        const std::string base = std::string("gk_proj.") + i;
-        specs.push_back({base + ".0.weight", {kGateLowRank, D}});
-        specs.push_back({base + ".1.weight", {HK, kGateLowRank}});
-        specs.push_back({base + ".1.bias", {HK}});
-      }
-    } else {
-      specs.push_back({"a_proj.weight", {2 * HV, D}});
-      specs.push_back({"A_log", {2 * HV}});
-      specs.push_back({"dt_bias", {2 * HV}});
-      specs.push_back({"b_proj.weight", {2 * HV, D}});
-    }
+    Gates::add_parameters(c, specs);
     if (c.use_output_gate) {
       specs.push_back({"g_proj.0.weight", {V, D}});
       specs.push_back({"g_proj.1.weight", {HV * V, V}});
@@ -256,48 +213,12 @@ class SseLayer {
       for (index_t i = 0; i < rows * HK; ++i) q[i] = silu(q[i]);
     }
     for (index_t i = 0; i < rows * HV * V; ++i) s.v[i] = silu(s.v[i]);
-    for (float* k : {s.k1, s.k2}) {
-      if constexpr (kGla) {  // softmax over each head's K channels
-        for (index_t r = 0; r < rows * H; ++r) {
-          float* row = k + r * K;
-          const float largest = *std::max_element(row, row + K);
-          float sum = 0;
-          for (index_t i = 0; i < K; ++i) sum += (row[i] = std::exp(row[i] - largest));
-          for (index_t i = 0; i < K; ++i) row[i] /= sum;
-        }
-      } else {
-        for (index_t i = 0; i < rows * HK; ++i) k[i] = silu(k[i]);
-      }
-    }
+    for (float* k : {s.k1, s.k2}) Gates::activate_keys(k, rows * H, K);
 
-    // Gates: GLA [rows, H*K] per key head, GDN [rows, HV] per value head.
-    if constexpr (kGla) {
-      detail::project(w, "gk_proj.0.0.weight", X, s.low_rank, kGateLowRank);
-      detail::project(w, "gk_proj.0.1.weight", detail::rows_of(s.low_rank, rows, kGateLowRank),
-                      s.g1, HK, "gk_proj.0.1.bias");
-      detail::project(w, "gk_proj.1.0.weight", X, s.low_rank, kGateLowRank);
-      detail::project(w, "gk_proj.1.1.weight", detail::rows_of(s.low_rank, rows, kGateLowRank),
-                      s.g2, HK, "gk_proj.1.1.bias");
-      for (float* g : {s.g1, s.g2}) {
-        for (index_t i = 0; i < rows * HK; ++i) g[i] = logsigmoid(g[i]) / 16.0f;
-      }
-    } else {
-      detail::project(w, "a_proj.weight", X, s.a, 2 * HV);
-      detail::project(w, "b_proj.weight", X, s.b, 2 * HV);
-      const float* a_log = w.at("A_log").data.data();
-      const float* dt_bias = w.at("dt_bias").data.data();
-      const float beta_scale = c.allow_neg_eigval ? 2.0f : 1.0f;
-      for (index_t r = 0; r < rows; ++r) {
-        for (index_t j = 0; j < 2 * HV; ++j) {
-          const float gate = -std::exp(a_log[j]) * softplus(s.a[r * 2 * HV + j] + dt_bias[j]);
-          const float beta = beta_scale * sigmoid(s.b[r * 2 * HV + j]);
-          (j < HV ? s.g1 : s.g2)[r * HV + j % HV] = gate;
-          (j < HV ? s.beta1 : s.beta2)[r * HV + j % HV] = beta;
-        }
-      }
-    }
+    // Gates (the rule's policy, layers/layer_gates.hpp).
+    Gates::compute(w, X, c, s.gate_scratch, {s.g1, s.g2, s.beta1, s.beta2});
 
-    // Grouped value heads: value head j reads q/k (and GLA gate) head j / (HV / H).
+    // Grouped value heads: value head j reads q/k (and per-key-head gate) head j / (HV / H).
     if (HV != H) {
       for (const auto& [narrow, wide] : s.grouped())
         detail::repeat_heads(narrow, rows, H, HV, K, wide);
@@ -339,12 +260,12 @@ class SseLayer {
   /// The activations of one forward over B x T tokens (rows = B T), carved from one arena; on a
   /// measuring arena every pointer is null and only the sizes count.
   struct Scratch {
-    float *q1, *k1, *q2, *k2;      // [rows, H*K]
-    float *v, *o, *gate;           // [rows, HV*V] (gate: output gate only)
-    float *low, *eta;              // [rows, V], [rows, N]
-    float *g1, *g2;                // GLA [rows, H*K], GDN [rows, HV]
-    float* low_rank;               // GLA [rows, 16]
-    float *a, *b, *beta1, *beta2;  // GDN [rows, 2 HV] x2, [rows, HV] x2
+    float *q1, *k1, *q2, *k2;  // [rows, H*K]
+    float *v, *o, *gate;       // [rows, HV*V] (gate: output gate only)
+    float *low, *eta;          // [rows, V], [rows, N]
+    float *g1, *g2;            // [rows, Gates::gate_width]: GLA H*K, GDN HV
+    float* gate_scratch;       // the gates' own scratch (Gates::scratch_floats)
+    float *beta1, *beta2;      // [rows, HV] (rules with beta)
     float *q1_wide, *k1_wide, *q2_wide, *k2_wide, *g1_wide, *g2_wide;  // [rows, HV*K], HV > H
     float *q_history, *k_history, *conv_padded;  // short conv: [B, W-1, H*K] x2, [W-1+T, H*K]
     std::byte* attention;                        // the operator's workspace
@@ -358,13 +279,12 @@ class SseLayer {
       q1 = take(rows * HK), k1 = take(rows * HK), q2 = take(rows * HK), k2 = take(rows * HK);
       v = take(rows * HVV), o = take(rows * HVV), gate = take(c.use_output_gate ? rows * HVV : 0);
       low = take(rows * c.value_dim), eta = take(rows * c.partitions);
-      g1 = take(rows * (kGla ? HK : HV)), g2 = take(rows * (kGla ? HK : HV));
-      low_rank = take(kGla ? rows * kGateLowRank : 0);
-      a = take(kGla ? 0 : rows * 2 * HV), b = take(kGla ? 0 : rows * 2 * HV);
-      beta1 = take(kGla ? 0 : rows * HV), beta2 = take(kGla ? 0 : rows * HV);
+      g1 = take(rows * Gates::gate_width(c)), g2 = take(rows * Gates::gate_width(c));
+      gate_scratch = take(Gates::scratch_floats(c, rows));
+      beta1 = take(Rule::kHasBeta ? rows * HV : 0), beta2 = take(Rule::kHasBeta ? rows * HV : 0);
       const index_t wide = HV != c.heads ? rows * HVK : 0;
       q1_wide = take(wide), k1_wide = take(wide), q2_wide = take(wide), k2_wide = take(wide);
-      g1_wide = take(kGla ? wide : 0), g2_wide = take(kGla ? wide : 0);
+      g1_wide = take(Gates::kPerKeyHead ? wide : 0), g2_wide = take(Gates::kPerKeyHead ? wide : 0);
       const index_t kept = c.use_short_conv ? (c.conv_size - 1) * HK : 0;
       q_history = take(B * kept), k_history = take(B * kept);
       conv_padded = take(c.use_short_conv ? kept + T * HK : 0);
@@ -372,8 +292,8 @@ class SseLayer {
     }
 
     /// (narrow, wide) pairs that grouped value heads repeat.
-    std::array<std::pair<const float*, float*>, kGla ? 6 : 4> grouped() const {
-      if constexpr (kGla) {
+    std::array<std::pair<const float*, float*>, Gates::kPerKeyHead ? 6 : 4> grouped() const {
+      if constexpr (Gates::kPerKeyHead) {
         return {{{q1, q1_wide},
                  {k1, k1_wide},
                  {q2, q2_wide},
@@ -398,11 +318,15 @@ class SseLayer {
     in.k2 = {grouped ? s.k2_wide : s.k2, {B, T, HV, K}};
     in.v = {s.v, {B, T, HV, V}};
     in.eta = {s.eta, {B, T, c.partitions}};
-    if constexpr (kGla) {
-      in.g1 = {grouped ? s.g1_wide : s.g1, {B, T, HV, K}};
-      in.g2 = {grouped ? s.g2_wide : s.g2, {B, T, HV, K}};
+    const bool gates_wide = grouped && Gates::kPerKeyHead;
+    const float* g1 = gates_wide ? s.g1_wide : s.g1;
+    const float* g2 = gates_wide ? s.g2_wide : s.g2;
+    if constexpr (Rule::kPerKeyDecay) {
+      in.g1 = {g1, {B, T, HV, K}}, in.g2 = {g2, {B, T, HV, K}};
     } else {
-      in.g1 = {s.g1, {B, T, HV}}, in.g2 = {s.g2, {B, T, HV}};
+      in.g1 = {g1, {B, T, HV}}, in.g2 = {g2, {B, T, HV}};
+    }
+    if constexpr (Rule::kHasBeta) {
       in.beta1 = {s.beta1, {B, T, HV}}, in.beta2 = {s.beta2, {B, T, HV}};
     }
     return in;
@@ -419,7 +343,7 @@ class SseLayer {
     options.writers = config_.writers;
     options.readers = config_.readers;
     options.allow_neg_eigval = config_.allow_neg_eigval;
-    options.qk_l2norm = !kGla;  // upstream SSE-GDN normalises q and k in the kernel
+    options.qk_l2norm = Rule::kDefaultQkL2norm;  // as upstream's layers run their kernels
     options.path = config_.path;
     options.mode = config_.mode;
     return options;

@@ -132,21 +132,19 @@ inline Status check_parameters(const Weights& weights, const std::vector<Paramet
   const std::string from = weights.origin().empty() ? "" : " in " + weights.origin();
   for (const ParameterSpec& spec : specs) {
     if (!weights.contains(spec.key)) {
-      return Status::error(spec.key + ": missing" + from + " (expected float32 " +
-                           format_shape(spec.shape) + ")");
+      return Status::error(spec.key, std::string("missing") + from + " (expected float32 " +
+                                         format_shape(spec.shape) + ")");
     }
     const std::vector<index_t>& shape = weights.at(spec.key).shape;
     if (shape != spec.shape) {
-      return Status::error(spec.key + ": expected shape " + format_shape(spec.shape) + ", got " +
-                           format_shape(shape) + from);
+      return Status::error(spec.key, std::string("expected shape ") + format_shape(spec.shape) +
+                                         ", got " + format_shape(shape) + from);
     }
   }
   for (const std::string& key : weights.keys()) {
     bool expected = false;
     for (const ParameterSpec& spec : specs) expected = expected || spec.key == key;
-    if (!expected)
-      return Status::error(detail::quoted_text(key) + ": unexpected key" + from +
-                           " (not a parameter)");
+    if (!expected) return Status::error(key, "unexpected key" + from + " (not a parameter)");
   }
   return {};
 }

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "sse/attention/softmax_attention.hpp"
+#include "sse/attention/softmax_attention_inputs.hpp"
 
 namespace sse::reference {
 

@@ -9,12 +9,15 @@
 #include <cmath>
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "sse/layers/softmax_attention_layer.hpp"
-#include "sse/layers/sse_layer.hpp"
+#include "sse/layers/softmax_attention_config.hpp"
+#include "sse/layers/sse_layer_config.hpp"
 #include "sse/layers/weights.hpp"
 #include "sse/reference/naive_sse.hpp"
+#include "sse/rules/gdn.hpp"
+#include "sse/rules/gla.hpp"
 
 namespace sse::reference {
 
@@ -45,6 +48,70 @@ inline std::vector<double> project(const Weights& w, const std::string& key,
 
 inline double silu(double x) { return x / (1.0 + std::exp(-x)); }
 
+/// The rule's key activation on one head's K channels: GLA softmax, GDN silu.
+inline void activate_key(GlaRule, double* row, index_t K) {
+  double largest = row[0], sum = 0;
+  for (index_t i = 1; i < K; ++i) largest = std::max(largest, row[i]);
+  for (index_t i = 0; i < K; ++i) sum += std::exp(row[i] - largest);
+  for (index_t i = 0; i < K; ++i) row[i] = std::exp(row[i] - largest) / sum;
+}
+inline void activate_key(GdnRule, double* row, index_t K) {
+  for (index_t i = 0; i < K; ++i) row[i] = silu(row[i]);
+}
+
+/// The gates per value head j (q/k head j / (HV/H)): g1, g2 [rows, HV, K] (GLA) or [rows, HV]
+/// (GDN); beta1, beta2 [rows, HV] (GDN).
+struct Gates {
+  std::vector<double> g1, g2, beta1, beta2;
+};
+
+/// GLA: g_i = logsigmoid(gk_proj.i.1(gk_proj.i.0(x))) / 16, per key head, repeated.
+inline Gates gates(GlaRule, const SseLayerConfig& c, const Weights& w, const std::vector<double>& x,
+                   index_t rows) {
+  const index_t H = c.heads, K = c.head_dim, HV = c.value_heads(), group = HV / H;
+  Gates out;
+  out.g1.resize(static_cast<std::size_t>(rows * HV * K));
+  out.g2.resize(out.g1.size());
+  for (const auto& [i, g] : {std::pair{"0", &out.g1}, std::pair{"1", &out.g2}}) {
+    const std::string base = std::string("gk_proj.") + i;
+    const std::vector<double> per_key = project(
+        w, base + ".1.weight", project(w, base + ".0.weight", x, rows), rows, base + ".1.bias");
+    for (index_t r = 0; r < rows; ++r) {
+      for (index_t j = 0; j < HV; ++j) {
+        for (index_t d = 0; d < K; ++d) {
+          const double z = per_key[(r * H + j / group) * K + d];
+          (*g)[(r * HV + j) * K + d] = (std::min(z, 0.0) - std::log1p(std::exp(-std::abs(z)))) / 16;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/// GDN: g = -exp(A_log) softplus(a_proj(x) + dt_bias), beta = sigmoid(b_proj(x)) (x2 with
+/// allow_neg_eigval); channels [0, HV) are the shared branch's, [HV, 2 HV) the partitions'.
+inline Gates gates(GdnRule, const SseLayerConfig& c, const Weights& w, const std::vector<double>& x,
+                   index_t rows) {
+  const index_t HV = c.value_heads();
+  Gates out;
+  for (std::vector<double>* t : {&out.g1, &out.g2, &out.beta1, &out.beta2}) {
+    t->resize(static_cast<std::size_t>(rows * HV));
+  }
+  const std::vector<double> a = project(w, "a_proj.weight", x, rows);
+  const std::vector<double> b = project(w, "b_proj.weight", x, rows);
+  for (index_t r = 0; r < rows; ++r) {
+    for (index_t j = 0; j < 2 * HV; ++j) {
+      const double z = a[r * 2 * HV + j] + w.at("dt_bias").data[j];
+      const double softplus = z > 20 ? z : std::log1p(std::exp(z));
+      const double gate = -std::exp(double(w.at("A_log").data[j])) * softplus;
+      const double beta = (c.allow_neg_eigval ? 2.0 : 1.0) / (1.0 + std::exp(-b[r * 2 * HV + j]));
+      (j < HV ? out.g1 : out.g2)[r * HV + j % HV] = gate;
+      (j < HV ? out.beta1 : out.beta2)[r * HV + j % HV] = beta;
+    }
+  }
+  return out;
+}
+
 }  // namespace detail
 
 /// y [B,T,D] of the layer for x [B,T,D]; `carry` (if given) holds the state before the call and
@@ -53,7 +120,6 @@ template <class Rule>
 std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
                               const std::vector<double>& x, index_t B, index_t T,
                               LayerState* carry = nullptr) {
-  constexpr bool gla = std::is_same_v<Rule, GlaRule>;
   const index_t H = c.heads, K = c.head_dim, V = c.value_dim;
   const index_t HV = c.value_heads(), HK = H * K, N = c.partitions, rows = B * T;
   const index_t W = c.conv_size, group = HV / H;
@@ -112,52 +178,11 @@ std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
     for (double& e : *t) e = detail::silu(e);
   }
   for (std::vector<double>* t : {&k1, &k2}) {
-    for (index_t r = 0; r < rows * H; ++r) {
-      double* row = t->data() + r * K;
-      if (gla) {
-        double largest = row[0], sum = 0;
-        for (index_t i = 1; i < K; ++i) largest = std::max(largest, row[i]);
-        for (index_t i = 0; i < K; ++i) sum += std::exp(row[i] - largest);
-        for (index_t i = 0; i < K; ++i) row[i] = std::exp(row[i] - largest) / sum;
-      } else {
-        for (index_t i = 0; i < K; ++i) row[i] = detail::silu(row[i]);
-      }
-    }
+    for (index_t r = 0; r < rows * H; ++r) detail::activate_key(Rule{}, t->data() + r * K, K);
   }
 
   // Gates, then everything per value head j (q/k head j / group).
-  const index_t gw = gla ? K : 1;
-  std::vector<double> g1(static_cast<std::size_t>(rows * HV * gw)), g2(g1.size());
-  std::vector<double> beta1(static_cast<std::size_t>(rows * HV)), beta2(beta1.size());
-  if constexpr (gla) {
-    for (const auto& [i, g] : {std::pair{"0", &g1}, std::pair{"1", &g2}}) {
-      const std::string base = std::string("gk_proj.") + i;
-      const std::vector<double> per_key = project(
-          w, base + ".1.weight", project(w, base + ".0.weight", x, rows), rows, base + ".1.bias");
-      for (index_t r = 0; r < rows; ++r) {
-        for (index_t j = 0; j < HV; ++j) {
-          for (index_t d = 0; d < K; ++d) {
-            const double z = per_key[(r * H + j / group) * K + d];
-            (*g)[(r * HV + j) * K + d] =
-                (std::min(z, 0.0) - std::log1p(std::exp(-std::abs(z)))) / 16;
-          }
-        }
-      }
-    }
-  } else {
-    const std::vector<double> a = project(w, "a_proj.weight", x, rows);
-    const std::vector<double> b = project(w, "b_proj.weight", x, rows);
-    for (index_t r = 0; r < rows; ++r) {
-      for (index_t j = 0; j < 2 * HV; ++j) {
-        const double z = a[r * 2 * HV + j] + w.at("dt_bias").data[j];
-        const double softplus = z > 20 ? z : std::log1p(std::exp(z));
-        const double gate = -std::exp(double(w.at("A_log").data[j])) * softplus;
-        const double beta = (c.allow_neg_eigval ? 2.0 : 1.0) / (1.0 + std::exp(-b[r * 2 * HV + j]));
-        (j < HV ? g1 : g2)[r * HV + j % HV] = gate;
-        (j < HV ? beta1 : beta2)[r * HV + j % HV] = beta;
-      }
-    }
-  }
+  const detail::Gates gates = detail::gates(Rule{}, c, w, x, rows);
   auto widen = [&](const std::vector<double>& t) {
     std::vector<double> out(static_cast<std::size_t>(rows * HV * K));
     for (index_t r = 0; r < rows; ++r) {
@@ -175,18 +200,20 @@ std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
   in.q2 = {Q2.data(), {B, T, HV, K}}, in.k2 = {K2.data(), {B, T, HV, K}};
   in.v = {v.data(), {B, T, HV, V}};
   in.eta = {eta.data(), {B, T, N}};
-  if constexpr (gla) {
-    in.g1 = {g1.data(), {B, T, HV, K}}, in.g2 = {g2.data(), {B, T, HV, K}};
+  if constexpr (Rule::kPerKeyDecay) {
+    in.g1 = {gates.g1.data(), {B, T, HV, K}}, in.g2 = {gates.g2.data(), {B, T, HV, K}};
   } else {
-    in.g1 = {g1.data(), {B, T, HV}}, in.g2 = {g2.data(), {B, T, HV}};
-    in.beta1 = {beta1.data(), {B, T, HV}}, in.beta2 = {beta2.data(), {B, T, HV}};
+    in.g1 = {gates.g1.data(), {B, T, HV}}, in.g2 = {gates.g2.data(), {B, T, HV}};
+  }
+  if constexpr (Rule::kHasBeta) {
+    in.beta1 = {gates.beta1.data(), {B, T, HV}}, in.beta2 = {gates.beta2.data(), {B, T, HV}};
   }
   if (carry != nullptr && !carry->state.empty())
     in.h0 = {carry->state.data(), {B, 1 + N, HV, K, V}};
   AttentionOptions options;
   options.writers = c.writers, options.readers = c.readers;
   options.allow_neg_eigval = c.allow_neg_eigval;
-  options.qk_l2norm = !gla;
+  options.qk_l2norm = Rule::kDefaultQkL2norm;
   const SseResult r = sse_attention<Rule>(in, options);
   if (carry != nullptr) carry->state = r.ht;
 

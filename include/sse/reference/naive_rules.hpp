@@ -6,19 +6,22 @@
 /// against it; it accepts the same `ScanInputs` as `sse::scan` (float or double) and computes
 /// in double. Inputs are assumed valid (call `validate_scan` first).
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <numeric>
 #include <vector>
 
 #include "sse/core/sequences.hpp"
-#include "sse/kernels/head_sequence.hpp"
-#include "sse/kernels/scan.hpp"
+#include "sse/kernels/scan_inputs.hpp"
 #include "sse/kernels/scan_options.hpp"
-#include "sse/router/top_k.hpp"
 #include "sse/rules/gdn.hpp"
 #include "sse/rules/gla.hpp"
 
 namespace sse::reference {
+
+/// The epsilon of the q/k L2 normalisation (DESIGN.md section 1): x / sqrt(|x|^2 + 1e-6).
+inline constexpr double kL2normEps = 1e-6;
 
 /// A K x V state in double, S[i][j] at s[i * V + j].
 struct State {
@@ -64,7 +67,7 @@ inline void step(GdnRule, State& S, const std::vector<double>& q, const std::vec
 inline void l2_normalize(std::vector<double>& x) {
   double sum = 0;
   for (double e : x) sum += e * e;
-  const double inv = 1.0 / std::sqrt(sum + kQkL2normEps);
+  const double inv = 1.0 / std::sqrt(sum + kL2normEps);
   for (double& e : x) e *= inv;
 }
 
@@ -74,8 +77,12 @@ inline void l2_normalize(std::vector<double>& x) {
 inline void row_sparse_key(std::vector<double>& k, std::vector<double>& g, index_t r) {
   if (r == 0) return;
   const std::size_t K = k.size();
-  std::vector<index_t> rows(static_cast<std::size_t>(r));
-  top_k_row(k.data(), K, static_cast<std::size_t>(r), rows.data());
+  std::vector<index_t> rows(K);  // rows by logit, largest first, ties to the lower row
+  std::iota(rows.begin(), rows.end(), index_t{0});
+  std::stable_sort(rows.begin(), rows.end(), [&](index_t a, index_t b) {
+    return k[static_cast<std::size_t>(a)] > k[static_cast<std::size_t>(b)];
+  });
+  rows.resize(static_cast<std::size_t>(r));
   std::vector<double> m(K, 0.0);
   for (index_t row : rows) m[static_cast<std::size_t>(row)] = 1.0;
   const double largest = k[static_cast<std::size_t>(rows[0])];
@@ -83,6 +90,22 @@ inline void row_sparse_key(std::vector<double>& k, std::vector<double>& g, index
   for (std::size_t i = 0; i < K; ++i) sum += m[i] * std::exp(k[i] - largest);
   for (std::size_t i = 0; i < K; ++i) k[i] = m[i] * std::exp(k[i] - largest) / sum;
   for (std::size_t i = 0; i < K; ++i) g[i] *= m[i];
+}
+
+/// The sizes of a scan: q [B,T,H,K], v [..,V], S sequences (B, or cu_seqlens' count).
+struct Sizes {
+  index_t B, T, H, K, V, S;
+};
+
+template <class Rule, class T>
+Sizes sizes_of(const ScanInputs<Rule, T>& in) {
+  const index_t B = in.q.extent(0), T_ = in.q.extent(1);
+  return {B,
+          T_,
+          in.q.extent(2),
+          in.q.extent(3),
+          in.v.extent(3),
+          Sequences(B, T_, in.cu_seqlens).count()};
 }
 
 /// o [B,T,H,V] and ht [S,H,K,V], C order, in double.
@@ -94,7 +117,7 @@ struct ScanResult {
 /// The whole scan, as sse::scan computes it, in float64.
 template <class Rule, class T>
 ScanResult scan(const ScanInputs<Rule, T>& in, const ScanOptions& options = {}) {
-  const ScanDims d = scan_dims(in);
+  const Sizes d = sizes_of(in);
   const Sequences sequences(d.B, d.T, in.cu_seqlens);
   const bool qk_l2norm = options.qk_l2norm.value_or(Rule::kDefaultQkL2norm);
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.K)));

@@ -112,7 +112,7 @@ SseResult sse_attention(const SseInputs<Rule, T>& in, const AttentionOptions& op
             const bool read = selected(r.reader_ids.data() + row * KR, KR, n - 1);
             for (double& e : k) e = written ? e * (options.emulk ? p : 1.0) : 0.0;
             for (double& e : q) e = read ? e * (options.emulq ? p : 1.0) : 0.0;
-            const bool decays = Rule::kHasBeta ? read : written;  // GDN: g2, beta2 follow R
+            const bool decays = Rule::kDecayFollowsReaders ? read : written;
             for (double& e : g) e = decays ? e : 0.0;
             beta = read ? beta : 0.0;
           }

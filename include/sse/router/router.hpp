@@ -40,15 +40,17 @@ struct RoutingView {
 /// finite logit per token. The message names the tensor.
 inline Status validate_router_logits(TensorView<const float, 3> eta, index_t writers,
                                      index_t readers) {
-  if (detail::is_missing(eta)) return Status::error("eta: missing (expected shape [B,T,N])");
+  if (detail::is_missing(eta))
+    return Status::error("eta", std::string("missing (expected shape [B,T,N])"));
   const index_t B = eta.extent(0), T = eta.extent(1), N = eta.extent(2);
   if (N < 1)
-    return Status::error("eta: expected N >= 1 partitions, got " + format_shape(eta.extents()));
+    return Status::error(
+        "eta", std::string("expected N >= 1 partitions, got ") + format_shape(eta.extents()));
   if (Status s = detail::check_unit_inner_stride("eta", eta); !s) return s;
   for (const auto& [name, k] : {std::pair{"writers", writers}, std::pair{"readers", readers}}) {
     if (k < 1 || k > N) {
-      return Status::error(std::string(name) + ": expected 1 <= k <= N = " + std::to_string(N) +
-                           ", got " + std::to_string(k));
+      return Status::error(name, std::string("expected 1 <= k <= N = ") + std::to_string(N) +
+                                     ", got " + std::to_string(k));
     }
   }
   std::array<index_t, 3> at{};
@@ -56,17 +58,18 @@ inline Status validate_router_logits(TensorView<const float, 3> eta, index_t wri
   if (detail::find_violation(
           eta, [inf](float x) { return !std::isnan(x) && x != inf; }, at)) {
     std::ostringstream message;
-    message << "eta: element " << format_shape(at) << " = " << *eta.at(at)
+    message << "element " << format_shape(at) << " = " << *eta.at(at)
             << " is not a router logit (finite or -inf)";
-    return Status::error(message.str());
+    return Status::error("eta", message.str());
   }
   for (index_t b = 0; b < B; ++b) {
     for (index_t t = 0; t < T; ++t) {
       bool any_finite = false;
       for (index_t n = 0; n < N && !any_finite; ++n) any_finite = std::isfinite(eta(b, t, n));
       if (!any_finite) {
-        return Status::error("eta: token [" + std::to_string(b) + "," + std::to_string(t) +
-                             "] has every logit -inf (no partition can be chosen)");
+        return Status::error("eta", std::string("token [") + std::to_string(b) + "," +
+                                        std::to_string(t) +
+                                        "] has every logit -inf (no partition can be chosen)");
       }
     }
   }

@@ -14,8 +14,7 @@
 #include <cmath>
 #include <cstddef>
 
-#include <Eigen/Core>
-
+#include "sse/core/matrix.hpp"
 #include "sse/core/workspace.hpp"
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/row_ops.hpp"
@@ -29,6 +28,9 @@ struct GdnRule {
   static constexpr bool kPerKeyDecay = false;
   static constexpr bool kHasBeta = true;
   static constexpr bool kDefaultQkL2norm = true;
+  /// Which router set gates a partition's decay in SSE (DESIGN.md section 3). GDN: g2 and beta2
+  /// follow the readers (upstream's masks).
+  static constexpr bool kDecayFollowsReaders = true;
   /// The row-level sparse update (DESIGN.md section 2b) is defined for GLA's per-row decay only.
   static constexpr bool kRowSparseKeys = false;
 

@@ -13,10 +13,9 @@
 #include <cmath>
 #include <cstddef>
 
-#include <Eigen/Core>
-
+#include "sse/core/matrix.hpp"
 #include "sse/core/workspace.hpp"
-#include "sse/kernels/row_sparse_key.hpp"
+#include "sse/rules/row_sparse_key.hpp"
 #include "sse/rules/rule_traits.hpp"
 #include "sse/simd/row_ops.hpp"
 #include "sse/simd/state_pass.hpp"
@@ -29,6 +28,9 @@ struct GlaRule {
   static constexpr bool kPerKeyDecay = true;
   static constexpr bool kHasBeta = false;
   static constexpr bool kDefaultQkL2norm = false;
+  /// Which router set gates a partition's decay in SSE (DESIGN.md section 3). GLA: g2 follows the
+  /// writers (a partition decays only where it is written).
+  static constexpr bool kDecayFollowsReaders = false;
   /// Offers the row-level sparse update of DESIGN.md section 2b (`step_rows`).
   static constexpr bool kRowSparseKeys = true;
   /// Sub-block length of the chunked form: exponents restart at each sub-block (DESIGN.md

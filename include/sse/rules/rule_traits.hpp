@@ -7,7 +7,9 @@
 ///   kName                 "gla" / "gdn"
 ///   kPerKeyDecay          true: g is [B,T,H,K] (one log decay per key channel); false: [B,T,H]
 ///   kHasBeta              whether the rule takes beta [B,T,H]
-///   kDefaultQkL2norm      the spec's default for qk_l2norm
+///   kDefaultQkL2norm      the spec's default for qk_l2norm (also how upstream's layer runs it)
+///   kDecayFollowsReaders  SSE masks: a partition's decay (and beta) is kept where the token
+///                         reads it (GDN) or where it writes it (GLA)
 ///   kRowSparseKeys        whether it offers the row-level sparse update (step_rows)
 ///   StepScratch<T>, step(...)     the recurrent form: one token
 ///   ChunkScratch<T>, chunk<C>(...) the chunkwise-parallel form: up to C tokens
@@ -60,9 +62,11 @@ inline constexpr bool dependent_false_v = false;
 template <class R, class = void>
 struct is_update_rule : std::false_type {};
 template <class R>
-struct is_update_rule<
-    R, std::void_t<decltype(R::kName), decltype(R::kPerKeyDecay), decltype(R::kHasBeta),
-                   decltype(R::kDefaultQkL2norm), decltype(R::kRowSparseKeys)>> : std::true_type {};
+struct is_update_rule<R,
+                      std::void_t<decltype(R::kName), decltype(R::kPerKeyDecay),
+                                  decltype(R::kHasBeta), decltype(R::kDefaultQkL2norm),
+                                  decltype(R::kDecayFollowsReaders), decltype(R::kRowSparseKeys)>>
+    : std::true_type {};
 template <class R>
 inline constexpr bool is_update_rule_v = is_update_rule<R>::value;
 

@@ -4,7 +4,7 @@
 /// Horizontal reductions of one xsimd batch. xsimd 8.1 (Debian 12) has `hadd` and no
 /// `reduce_add`; this is the one place that knows.
 
-#include <xsimd/xsimd.hpp>
+#include "sse/config.hpp"  // xsimd, after the intrinsics guard (see config.hpp)
 
 namespace sse::simd {
 

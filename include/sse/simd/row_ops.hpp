@@ -8,8 +8,6 @@
 #include <cmath>
 #include <cstddef>
 
-#include <xsimd/xsimd.hpp>
-
 #include "sse/config.hpp"
 #include "sse/simd/reduce.hpp"
 

@@ -10,8 +10,6 @@
 #include <cstddef>
 #include <type_traits>
 
-#include <xsimd/xsimd.hpp>
-
 #include "sse/config.hpp"
 #include "sse/simd/row_ops.hpp"
 #include "sse/state/state.hpp"

@@ -53,8 +53,8 @@ Status check_blocks_contiguous(const char* name, const TensorView<T, Rank>& view
       view.stride(Rank - 1) == 1 &&
       (view.extent(Rank - 2) <= 1 || view.stride(Rank - 2) == view.extent(Rank - 1));
   if (contiguous) return {};
-  return Status::error(std::string(name) + ": each [K,V] block must be contiguous, got strides " +
-                       format_shape(view.strides()));
+  return Status::error(name, std::string("each [K,V] block must be contiguous, got strides ") +
+                                 format_shape(view.strides()));
 }
 
 /// Both views present with the expected shapes, [K, V] blocks contiguous, no overlap.
@@ -69,8 +69,7 @@ Status check_state_copy(const char* src_name, const TensorView<Src, R1>& src,
         check_blocks_contiguous(dst_name, dst), check_unique(dst_name, dst)}) {
     if (!s) return s;
   }
-  if (views_overlap(src, dst))
-    return Status::error(std::string(dst_name) + ": overlaps " + src_name);
+  if (views_overlap(src, dst)) return Status::error(dst_name, std::string("overlaps ") + src_name);
   return {};
 }
 

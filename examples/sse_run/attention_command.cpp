@@ -1,45 +1,44 @@
-#pragma once
-
-// `sse-run attention`: the SSE operator on .npy files (DESIGN.md sections 3 and 6).
-//
-//   sse-run attention --base {gla|gdn} --in DIR --out DIR
-//                     [--writers KW] [--readers KR] [--no-emulq] [--no-emulk] [--scale S]
-//                     [--qk-l2norm | --no-qk-l2norm] [--allow-neg-eigval]
-//                     [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]
-//                     [--threads N] [--repeat R] [--key-rows R] [--bf16]
-//
-// Inputs in DIR: q1, q2, k1, k2 [B,T,H,K]; v [B,T,H,V]; eta [B,T,N]; GLA g1, g2 [B,T,H,K];
-// GDN g1, g2, beta1, beta2 [B,T,H]; optional h0 [B or S,1+N,H,K,V]; optional cu_seqlens
-// (int32 or int64, [S+1], B = 1). Outputs: o [B,T,H,V], ht [B or S,1+N,H,K,V].
-// --key-rows R (GLA, beyond DESIGN.md section 6): the row-level sparse update of section 2b,
-// k1 and k2 being key logits. --bf16 (beyond section 6): q, k, v, g and beta are rounded to
-// bfloat16 and the operator runs its bf16-input path (state, o and every sum stay float32);
-// the files stay float32, as .npy has no bfloat16 type.
+// `sse-run attention`: the SSE operator on .npy files (DESIGN.md sections 3 and 6; the usage
+// text below). --key-rows R (GLA, beyond DESIGN.md section 6): the row-level sparse update of
+// section 2b, k1 and k2 being key logits. --bf16 (beyond section 6): q, k, v, g and beta are
+// rounded to bfloat16 and the operator runs its bf16-input path (state, o and every sum stay
+// float32); the files stay float32, as .npy has no bfloat16 type.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
+#include "commands.hpp"
 #include "common_options.hpp"
 #include "npy_files.hpp"
 #include "timing.hpp"
 #include <sse/sse.hpp>
 
 namespace sse_run {
+namespace {
+
+constexpr const char* kUsage =
+    "attention --base {gla|gdn} --in DIR --out DIR [--writers KW] [--readers KR]\n"
+    "     [--no-emulq] [--no-emulk] [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
+    "     [--allow-neg-eigval] [--path {auto|masked|sparse}] [--mode {auto|chunk|recurrent}]\n"
+    "     [--key-rows R] [--bf16] [--threads N] [--repeat R]\n"
+    "  the SSE operator: q1, q2, k1, k2 [B,T,H,K], v [B,T,H,V], eta [B,T,N], g1, g2, and\n"
+    "  beta1, beta2 (gdn)[, h0 [B or S,1+N,H,K,V]][, cu_seqlens [S+1]] -> o [B,T,H,V],\n"
+    "  ht [B or S,1+N,H,K,V]; --key-rows R (gla): k1, k2 hold key logits; --bf16: q, k, v,\n"
+    "  g and beta rounded to bfloat16, run through the bf16-input path\n";
 
 /// The input files of `attention`, named in error messages.
-inline const std::vector<std::string> kAttentionFiles = {
-    "q1", "q2", "k1", "k2", "v", "eta", "g1", "g2", "beta1", "beta2", "h0", "cu_seqlens"};
+const std::vector<std::string> kAttentionFiles = {"q1", "q2", "k1",    "k2",    "v",  "eta",
+                                                  "g1", "g2", "beta1", "beta2", "h0", "cu_seqlens"};
 
-/// A library message about an option names the command-line flag; one about a tensor names
-/// its file.
-inline std::string attention_message(std::string message, const std::string& dir) {
-  if (names_option(message, {"writers", "readers"})) {
-    return message + " (N is the last dimension of " + npy_path(dir, "eta") + ")";
+/// A library error named by the flag or file it is about.
+std::string attention_message(const sse::Status& status, const std::string& dir) {
+  const std::string n_source = " (N is the last dimension of " + npy_path(dir, "eta") + ")";
+  if (status.subject() == "writers" || status.subject() == "readers") {
+    return tool_message(status, dir, kAttentionFiles, {"writers", "readers"}, n_source);
   }
-  if (names_option(message, {"path", "scale", "key_rows"})) return message;
-  return with_file_name(message, dir, kAttentionFiles);
+  return tool_message(status, dir, kAttentionFiles, {"path", "scale", "key_rows"});
 }
 
 template <class Rule>
@@ -51,10 +50,7 @@ int run_attention(const Args& args) {
   options.readers = args.integer("--readers", 1, 1, 1 << 20);
   options.emulq = !args.has("--no-emulq");
   options.emulk = !args.has("--no-emulk");
-  const std::string path = args.choice("--path", {"auto", "masked", "sparse"}, "auto");
-  options.path = path == "masked"   ? sse::Path::kMasked
-                 : path == "sparse" ? sse::Path::kSparse
-                                    : sse::Path::kAuto;
+  options.path = path_option(args);
   read_recurrence_options(args, options);
 
   const FloatArray q1 = load_float(in_dir, "q1", 4, "[B,T,H,K]");
@@ -99,7 +95,7 @@ int run_attention(const Args& args) {
   out.ht = {ht.data(), {states, 1 + d.N, d.H, d.K, d.V}};
 
   if (const sse::Status status = sse::validate_sse_attention(in, out, options); !status) {
-    throw UsageError(attention_message(status.message(), in_dir));
+    throw UsageError(attention_message(status, in_dir));
   }
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
   // ht is a separate buffer from h0, so every repetition starts from the same state.
@@ -126,14 +122,18 @@ int run_attention(const Args& args) {
   return 0;
 }
 
-inline int attention_command(int argc, char** argv) {
+int attention_command(int argc, char** argv) {
   const Args args(argc, argv, 2,
-                  {"--base", "--in", "--out", "--writers", "--readers", "--scale", "--path",
-                   "--mode", "--threads", "--repeat", "--key-rows"},
-                  {"--no-emulq", "--no-emulk", "--qk-l2norm", "--no-qk-l2norm",
-                   "--allow-neg-eigval", "--bf16"});
+                  names({{"--base", "--in", "--out", "--writers", "--readers", "--path"},
+                         kRecurrenceOptions,
+                         kRunOptions}),
+                  names({{"--no-emulq", "--no-emulk", "--bf16"}, kRecurrenceFlags}));
   const std::string base = args.choice("--base", {"gla", "gdn"}, "");
   return base == "gla" ? run_attention<sse::GlaRule>(args) : run_attention<sse::GdnRule>(args);
 }
+
+}  // namespace
+
+const Command kAttentionCommand = {"attention", kUsage, &attention_command};
 
 }  // namespace sse_run

@@ -1,14 +1,7 @@
-#pragma once
-
-// `sse-run generate`: an SSE-H model (DESIGN.md sections 4 and 6).
-//
-//   sse-run generate --model DIR --tokens I,J,... --max-new N [--logits FILE]
-//                    [--threads N] [--repeat R]
-//
-// DIR holds config.json and model.safetensors (F32, BF16 or F16; a tied model has no
-// lm_head.weight). The prompt is prefilled, then exactly N tokens are decoded greedily (argmax,
-// lowest id on ties). stdout gets the N ids, comma-separated, on one line; latencies go to
-// stderr. --logits FILE writes the prompt's logits, float32 [T_prompt, vocab].
+// `sse-run generate`: an SSE-H model (DESIGN.md sections 4 and 6; the usage text below). The
+// prompt is prefilled, then exactly N tokens are decoded greedily (argmax, lowest id on ties);
+// stdout gets the N ids on one line, stderr the line DESIGN.md section 6 fixes:
+// "prefill T tokens: X ms; decode N tokens: Y ms per token".
 
 #include <algorithm>
 #include <chrono>
@@ -21,14 +14,24 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "commands.hpp"
+#include "common_options.hpp"
 #include "npy_files.hpp"
 #include "timing.hpp"
 #include <sse/sse.hpp>
 
 namespace sse_run {
+namespace {
+
+constexpr const char* kUsage =
+    "generate --model DIR --tokens I,J,... --max-new N [--logits FILE] [--threads N]\n"
+    "     [--repeat R]\n"
+    "  an SSE-H model folder (config.json + model.safetensors, F32/BF16/F16): prefill the\n"
+    "  prompt, decode N tokens greedily; the ids on stdout, latencies on stderr; --logits\n"
+    "  FILE writes the prompt's logits, float32 [T_prompt, vocab]\n";
 
 /// "I,J,..." -> ids (at least one, each in [0, vocab)).
-inline std::vector<std::int64_t> parse_tokens(const std::string& text, sse::index_t vocab) {
+std::vector<std::int64_t> parse_tokens(const std::string& text, sse::index_t vocab) {
   std::vector<std::int64_t> ids;
   std::size_t at = 0;
   while (at <= text.size()) {
@@ -49,15 +52,15 @@ inline std::vector<std::int64_t> parse_tokens(const std::string& text, sse::inde
   return ids;
 }
 
-inline int generate_command(int argc, char** argv) {
+int generate_command(int argc, char** argv) {
   const Args args(argc, argv, 2,
-                  {"--model", "--tokens", "--max-new", "--logits", "--threads", "--repeat"}, {});
+                  names({{"--model", "--tokens", "--max-new", "--logits"}, kRunOptions}), {});
   const std::string dir = args.required("--model");
   const std::string token_text = args.required("--tokens");
   if (!args.has("--max-new")) throw UsageError("--max-new is required");
   const long max_new = args.integer("--max-new", 0, 0, 1 << 24);
-  const long threads = args.integer("--threads", 0, 1, 4096);
-  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+  const long threads = threads_option(args);
+  const long repeat = repeat_option(args);
 
   std::unique_ptr<sse::HybridModel> model;
   try {
@@ -110,5 +113,9 @@ inline int generate_command(int argc, char** argv) {
                max_new > 1 ? decode_ms / double(max_new - 1) : 0.0);
   return 0;
 }
+
+}  // namespace
+
+const Command kGenerateCommand = {"generate", kUsage, &generate_command};
 
 }  // namespace sse_run

@@ -1,30 +1,30 @@
-#pragma once
-
-// `sse-run layer`: one SSE-GLA or SSE-GDN layer (DESIGN.md sections 4 and 6).
-//
-//   sse-run layer --base {gla|gdn} --weights DIR --heads H --in x.npy --out DIR
-//                 [--v-heads HV] [--writers KW] [--readers KR] [--norm-eps E]
-//                 [--allow-neg-eigval] [--no-output-gate] [--short-conv] [--path ...]
-//                 [--mode ...] [--threads N] [--repeat R]
-//
-// DIR holds one <state_dict key>.npy per parameter. D, N, K = rows(q_proj)/H and
-// V = rows(v_proj)/HV come from the weight shapes (HV defaults to H). x is [B,T,D]; the output
-// y.npy is [B,T,D]. norm-eps defaults to 1e-5.
+// `sse-run layer`: one SSE-GLA or SSE-GDN layer (DESIGN.md sections 4 and 6; the usage text
+// below). D, N, K = rows(q_proj)/H and V = rows(v_proj)/HV come from the weight shapes.
 
 #include <string>
 #include <vector>
 
 #include "cli.hpp"
+#include "commands.hpp"
 #include "common_options.hpp"
 #include "npy_files.hpp"
 #include "timing.hpp"
 #include <sse/sse.hpp>
 
 namespace sse_run {
+namespace {
+
+constexpr const char* kUsage =
+    "layer --base {gla|gdn} --weights DIR --heads H --in x.npy --out DIR [--v-heads HV]\n"
+    "     [--writers KW] [--readers KR] [--norm-eps E] [--allow-neg-eigval]\n"
+    "     [--no-output-gate] [--short-conv] [--path {auto|masked|sparse}]\n"
+    "     [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]\n"
+    "  one SSE-GLA or SSE-GDN layer: DIR holds a <state_dict key>.npy per parameter;\n"
+    "  x [B,T,D] -> y [B,T,D]; sizes from the weight shapes; --norm-eps defaults to 1e-5\n";
 
 /// The rows of weight `key` (its first dimension), or a UsageError naming the file.
-inline sse::index_t weight_rows(const sse::Weights& weights, const std::string& dir,
-                                const std::string& key, std::size_t rank) {
+sse::index_t weight_rows(const sse::Weights& weights, const std::string& dir,
+                         const std::string& key, std::size_t rank) {
   if (!weights.contains(key)) throw UsageError(npy_path(dir, key) + ": missing file");
   const sse::Parameter& p = weights.at(key);
   if (p.shape.size() != rank) {
@@ -39,8 +39,8 @@ int run_layer(const Args& args) {
   const std::string weights_dir = args.required("--weights");
   const std::string x_path = args.required("--in");
   const std::string out_dir = args.required("--out");
-  const long threads = args.integer("--threads", 0, 1, 4096);
-  const long repeat = args.integer("--repeat", 1, 1, 1000000);
+  const long threads = threads_option(args);
+  const long repeat = repeat_option(args);
 
   sse::SseLayerConfig config;
   config.heads = args.integer("--heads", 0, 1, 1 << 20);
@@ -54,10 +54,7 @@ int run_layer(const Args& args) {
   config.allow_neg_eigval = args.has("--allow-neg-eigval");
   config.use_output_gate = !args.has("--no-output-gate");
   config.use_short_conv = args.has("--short-conv");
-  const std::string path = args.choice("--path", {"auto", "masked", "sparse"}, "auto");
-  config.path = path == "masked"   ? sse::Path::kMasked
-                : path == "sparse" ? sse::Path::kSparse
-                                   : sse::Path::kAuto;
+  config.path = path_option(args);
   config.mode = mode_option(args);
 
   sse::Weights weights;
@@ -93,10 +90,8 @@ int run_layer(const Args& args) {
   }
   if (const sse::Status s = sse::check_parameters(weights, sse::SseLayer<Rule>::parameters(config));
       !s) {
-    // Every message of check_parameters starts with the key: name its file instead.
-    const std::string& message = s.message();
-    const std::size_t colon = message.find(':');
-    throw UsageError(npy_path(weights_dir, message.substr(0, colon)) + message.substr(colon));
+    // check_parameters' errors are about a key: name its file instead.
+    throw UsageError(npy_path(weights_dir, s.subject()) + ": " + s.detail());
   }
   const sse::SseLayer<Rule> layer(config, weights);
 
@@ -118,13 +113,18 @@ int run_layer(const Args& args) {
   return 0;
 }
 
-inline int layer_command(int argc, char** argv) {
+int layer_command(int argc, char** argv) {
   const Args args(argc, argv, 2,
-                  {"--base", "--weights", "--heads", "--in", "--out", "--v-heads", "--writers",
-                   "--readers", "--norm-eps", "--path", "--mode", "--threads", "--repeat"},
-                  {"--allow-neg-eigval", "--no-output-gate", "--short-conv"});
+                  names({{"--base", "--weights", "--heads", "--in", "--out", "--v-heads",
+                          "--writers", "--readers", "--norm-eps", "--path", "--mode"},
+                         kRunOptions}),
+                  names({{"--allow-neg-eigval", "--no-output-gate", "--short-conv"}}));
   const std::string base = args.choice("--base", {"gla", "gdn"}, "");
   return base == "gla" ? run_layer<sse::GlaRule>(args) : run_layer<sse::GdnRule>(args);
 }
+
+}  // namespace
+
+const Command kLayerCommand = {"layer", kUsage, &layer_command};
 
 }  // namespace sse_run

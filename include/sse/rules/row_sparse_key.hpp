@@ -10,19 +10,14 @@
 ///
 /// so unselected rows are neither written nor decayed. A kernel that knows the rows touches r
 /// of the K rows per token (GlaRule::step_rows); the chunked form takes the dense equivalent
-/// (`densify_row_sparse_key`).
+/// (`densify_row_sparse_key`). The `key_rows` option is checked with the scan's other inputs
+/// (kernels/scan_checks.hpp).
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
-#include <sstream>
-#include <string>
 
-#include "sse/core/checks.hpp"
 #include "sse/core/shape.hpp"
-#include "sse/core/tensor_view.hpp"
-#include "sse/error.hpp"
 #include "sse/router/top_k.hpp"
 
 namespace sse {
@@ -71,33 +66,4 @@ inline void densify_row_sparse_key(RowSparseKey<T> key, index_t K, const T* g, T
   }
 }
 
-namespace detail {
-
-/// The `key_rows` option: 0 (dense keys), or 1 <= r <= K with a rule that has per-row decay;
-/// then the key tensor holds logits, which must be finite.
-template <class Rule, class T>
-Status check_key_rows(index_t key_rows, const char* key_name, const TensorView<T, 4>& keys) {
-  if (key_rows == 0) return {};
-  if constexpr (!Rule::kRowSparseKeys) {
-    return Status::error(std::string("key_rows: the ") + Rule::kName +
-                         " rule has no row-level sparse update (it needs per-row decay: gla)");
-  } else {
-    const index_t K = keys.extent(3);
-    if (key_rows < 0 || key_rows > K) {
-      return Status::error("key_rows: expected 0 (dense keys) or 1 <= r <= K = " +
-                           std::to_string(K) + ", got " + std::to_string(key_rows));
-    }
-    std::array<index_t, 4> at{};
-    if (find_violation(
-            keys, [](T x) { return std::isfinite(to_compute(x)); }, at)) {
-      std::ostringstream message;
-      message << key_name << ": element " << format_shape(at) << " = "
-              << double(to_compute(*keys.at(at))) << " is not a finite key logit (key_rows is on)";
-      return Status::error(message.str());
-    }
-    return {};
-  }
-}
-
-}  // namespace detail
 }  // namespace sse

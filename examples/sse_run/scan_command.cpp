@@ -1,15 +1,6 @@
-#pragma once
-
 // `sse-run scan`: one base recurrence (GLA or Gated DeltaNet) on .npy files (DESIGN.md
-// section 6).
-//
-//   sse-run scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]
-//                [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--threads N] [--repeat R]
-//                [--key-rows R]   (GLA: the row-level sparse update of DESIGN.md section 2b)
-//
-// Inputs in DIR: q, k [B,T,H,K]; v [B,T,H,V]; GLA g [B,T,H,K]; GDN g, beta [B,T,H]; optional
-// h0 [B or S,H,K,V]; optional cu_seqlens (int32 or int64, [S+1], B = 1).
-// Outputs: o [B,T,H,V], ht [B or S,H,K,V].
+// section 6; the usage text below). --key-rows R (GLA, beyond section 6): the row-level sparse
+// update of section 2b, k being key logits.
 
 #include <cstdint>
 #include <string>
@@ -17,15 +8,26 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "commands.hpp"
 #include "common_options.hpp"
 #include "npy_files.hpp"
 #include "timing.hpp"
 #include <sse/sse.hpp>
 
 namespace sse_run {
+namespace {
+
+constexpr const char* kUsage =
+    "scan --base {gla|gdn} --in DIR --out DIR [--scale S] [--qk-l2norm | --no-qk-l2norm]\n"
+    "     [--allow-neg-eigval] [--mode {auto|chunk|recurrent}] [--key-rows R]\n"
+    "     [--threads N] [--repeat R]\n"
+    "  one GLA or Gated DeltaNet recurrence: q, k [B,T,H,K], v [B,T,H,V], g [B,T,H,K] (gla)\n"
+    "  or [B,T,H] (gdn), beta [B,T,H] (gdn)[, h0 [B or S,H,K,V]][, cu_seqlens [S+1]]\n"
+    "  -> o [B,T,H,V], ht [B or S,H,K,V]; --key-rows R (gla): k holds key logits and each\n"
+    "  token writes its top-R state rows\n";
 
 /// The input files of `scan`, named in error messages.
-inline const std::vector<std::string> kScanFiles = {"q", "k", "v", "g", "beta", "h0", "cu_seqlens"};
+const std::vector<std::string> kScanFiles = {"q", "k", "v", "g", "beta", "h0", "cu_seqlens"};
 
 template <class Rule>
 int run_scan(const Args& args) {
@@ -64,9 +66,7 @@ int run_scan(const Args& args) {
   out.ht = {ht.data(), {d.S, d.H, d.K, d.V}};
 
   if (const sse::Status status = sse::validate_scan(in, out, options); !status) {
-    std::string message = status.message();
-    if (names_option(message, {"scale", "key_rows"})) throw UsageError(message);
-    throw UsageError(with_file_name(message, in_dir, kScanFiles));
+    throw UsageError(tool_message(status, in_dir, kScanFiles, {"scale", "key_rows"}));
   }
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
   std::vector<std::byte> workspace(sse::scan_workspace_size<Rule>(in, out, pool));
@@ -82,13 +82,16 @@ int run_scan(const Args& args) {
   return 0;
 }
 
-inline int scan_command(int argc, char** argv) {
-  const Args args(
-      argc, argv, 2,
-      {"--base", "--in", "--out", "--scale", "--mode", "--threads", "--repeat", "--key-rows"},
-      {"--qk-l2norm", "--no-qk-l2norm", "--allow-neg-eigval"});
+int scan_command(int argc, char** argv) {
+  const Args args(argc, argv, 2,
+                  names({{"--base", "--in", "--out"}, kRecurrenceOptions, kRunOptions}),
+                  names({kRecurrenceFlags}));
   const std::string base = args.choice("--base", {"gla", "gdn"}, "");
   return base == "gla" ? run_scan<sse::GlaRule>(args) : run_scan<sse::GdnRule>(args);
 }
+
+}  // namespace
+
+const Command kScanCommand = {"scan", kUsage, &scan_command};
 
 }  // namespace sse_run

@@ -1,7 +1,9 @@
 #pragma once
 
 /// \file
-/// The sparse (varlen) path (DESIGN.md section 3): because a partition outside a token's sets is
+/// `SparsePath`, the token selection of the sparse (varlen) path (DESIGN.md section 3), a policy
+/// of the partition branch (attention/partition_branch.hpp), and the bucketing of routed tokens
+/// it walks: because a partition outside a token's sets is
 /// frozen, partition n's recurrence is the base recurrence over the subsequence of tokens routed
 /// to it, in causal order. With writers == readers each partition gathers only those tokens, so
 /// a token costs 1 + k state passes instead of 1 + N.
@@ -9,7 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "sse/attention/branches.hpp"
+#include "sse/attention/sse_call.hpp"
 #include "sse/core/sequences.hpp"
 
 namespace sse::detail {
