@@ -7,6 +7,13 @@ if(SSE_NATIVE_FLAGS STREQUAL "")
   set(SSE_HAVE_NATIVE_FLAGS OFF)
 else()
   check_cxx_compiler_flag("${SSE_NATIVE_FLAGS}" SSE_HAVE_NATIVE_FLAGS)
+  if(NOT SSE_HAVE_NATIVE_FLAGS)
+    # Say so: a silently missing native build would test and time the sse2 path only.
+    message(WARNING "SSE_NATIVE_FLAGS '${SSE_NATIVE_FLAGS}' is not accepted by "
+      "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}: no *_native test variants, and "
+      "sse-run, the examples and the benchmarks build without it (GCC 12.2 has no "
+      "-march=znver4, for one)")
+  endif()
 endif()
 separate_arguments(SSE_NATIVE_FLAG_LIST NATIVE_COMMAND "${SSE_NATIVE_FLAGS}")
 
