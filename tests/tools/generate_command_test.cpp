@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -99,6 +100,11 @@ TEST_F(SseRunTest, GenerateReproducesUpstreamsCheckpoint) {
         std::to_string(count) + " --threads " + threads + " --logits " + logits_path);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, expected + "\n");
+    // DESIGN.md section 6 fixes the last stderr line to the letter.
+    const std::regex timing_line(
+        "prefill 40 tokens: [0-9]+\\.[0-9]+ ms; decode [0-9]+ tokens: [0-9]+\\.[0-9]+ ms per "
+        "token\n$");
+    EXPECT_TRUE(std::regex_search(r.err, timing_line)) << r.err;
     EXPECT_LT(rel_error(io::read_npy(logits_path).to_vector<float>(),
                         io::read_npy(dir + "/logits.npy").to_vector<float>()),
               1e-4);
