@@ -83,8 +83,9 @@ template <class Rule, class T>
 Status check_key_rows(index_t key_rows, const char* key_name, const TensorView<T, 4>& keys) {
   if (key_rows == 0) return {};
   if constexpr (!Rule::kRowSparseKeys) {
-    return Status::error("key_rows", std::string("the ") + Rule::kName +
-                         " rule has no row-level sparse update (it needs per-row decay: gla)");
+    return Status::error("key_rows",
+                         std::string("the ") + Rule::kName +
+                             " rule has no row-level sparse update (it needs per-row decay: gla)");
   } else {
     const index_t K = keys.extent(3);
     if (key_rows < 0 || key_rows > K) {
