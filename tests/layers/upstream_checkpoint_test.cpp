@@ -3,6 +3,7 @@
 // logits of every decode step.
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -12,9 +13,12 @@
 
 #include "sse/core/parallel.hpp"
 #include "sse/io/npy.hpp"
+#include "sse/io/safetensors.hpp"
 #include "sse/layers/hybrid_model.hpp"
 
 #include "support/compare.hpp"
+#include <nlohmann/json.hpp>
+#include <unistd.h>
 
 namespace sse::test {
 namespace {
@@ -75,6 +79,88 @@ TEST(UpstreamCheckpoint, FlaSseHReproducesPromptLogitsAndGreedyDecoding) {
     }
     EXPECT_EQ(ids, expected_ids) << threads << " threads";
   }
+}
+
+// SpikingBrain2.0's bf16 checkpoint as transformers shards it (tests/data/README.md): the
+// index's weight_map names two shards; every key loads from its shard, as stored (bf16 widened
+// exactly), and the bf16 bytes add up to the index's metadata.total_size.
+TEST(UpstreamCheckpoint, ShardedIndexAsTransformersWritesIt) {
+  const std::string dir = std::string(SSE_TEST_DATA_DIR) + "/upstream/spb2_bf16_shards";
+  const std::string index_path = dir + "/model.safetensors.index.json";
+  const Weights weights = Weights::from_safetensors_index(index_path);
+  std::ifstream file(index_path);
+  const nlohmann::json index = nlohmann::json::parse(file);
+  ASSERT_EQ(weights.size(), index["weight_map"].size());
+  std::size_t bytes = 0;
+  for (const auto& [key, shard] : index["weight_map"].items()) {
+    const io::SafetensorsFile tensors = io::read_safetensors(dir + "/" + shard.get<std::string>());
+    const Parameter& p = weights.at(key);
+    EXPECT_EQ(p.shape, tensors.tensors.at(key).shape) << key;
+    EXPECT_TRUE(same_bits(p.data, tensors.to_float32(key))) << key;
+    EXPECT_EQ(tensors.tensors.at(key).dtype, io::TensorDType::kBF16) << key;
+    bytes += tensors.tensors.at(key).end - tensors.tensors.at(key).begin;
+  }
+  EXPECT_EQ(bytes, index["metadata"]["total_size"].get<std::size_t>());
+}
+
+// fla's checkpoint split into two shards with an index: the same model, bit for bit; a bad
+// index names itself and the key.
+TEST(UpstreamCheckpoint, ShardedFolderLoadsTheSameModel) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::path(::testing::TempDir()) / ("sharded_sseh_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(kSseH + "/config.json", dir / "config.json");
+  const io::SafetensorsFile single = io::read_safetensors(kSseH + "/model.safetensors");
+  std::vector<std::vector<float>> storage;
+  std::vector<io::NamedTensor> shards[2];
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
+  int n = 0;
+  for (const auto& [key, entry] : single.tensors) {
+    storage.push_back(single.to_float32(key));
+    shards[n % 2].push_back({key, entry.shape, storage.back().data()});
+    index["weight_map"][key] = "model-0000" + std::to_string(n % 2 + 1) + "-of-00002.safetensors";
+    ++n;
+  }
+  for (int i = 0; i < 2; ++i) {
+    io::write_safetensors(
+        (dir / ("model-0000" + std::to_string(i + 1) + "-of-00002.safetensors")).string(),
+        shards[i]);
+  }
+  std::ofstream(dir / "model.safetensors.index.json") << index.dump(2);
+
+  const std::vector<std::int64_t> prompt = read_ids(kSseH + "/prompt.txt");
+  const auto T = static_cast<index_t>(prompt.size());
+  auto logits_of = [&](const HybridModel& model) {
+    const index_t V = model.config().vocab_size;
+    std::vector<float> logits = poisoned<float>(std::size_t(T * V));
+    model.forward({prompt.data(), {1, T}}, {logits.data(), {1, T, V}});
+    return logits;
+  };
+  EXPECT_TRUE(
+      same_bits(logits_of(load_hybrid_model(dir.string())), logits_of(load_hybrid_model(kSseH))));
+
+  // A key the index maps to a shard that lacks it; an index without a weight_map; not JSON.
+  const std::string index_path = (dir / "model.safetensors.index.json").string();
+  auto expect_error = [&](const std::string& text, const std::string& expected) {
+    std::ofstream(index_path, std::ios::trunc) << text;
+    try {
+      load_hybrid_model(dir.string());
+      ADD_FAILURE() << "no error for " << text.substr(0, 80);
+    } catch (const sse::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+  };
+  nlohmann::json wrong = index;  // the first key was written to shard 1
+  wrong["weight_map"][single.tensors.begin()->first] = "model-00002-of-00002.safetensors";
+  expect_error(wrong.dump(), "the shard the index names");
+  expect_error(R"({"metadata": {"total_size": 1}})",
+               "expected an object with a \"weight_map\" object");
+  expect_error("{\"weight_map\": ", "model.safetensors.index.json: not valid JSON: parse error");
+  fs::remove_all(dir);
 }
 
 }  // namespace

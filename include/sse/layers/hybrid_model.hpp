@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <variant>
@@ -255,12 +256,18 @@ class HybridModel {
   std::vector<Block> blocks_;
 };
 
-/// The model of an upstream-style folder: `config.json` and `model.safetensors` (F32, BF16 or
-/// F16). Throws sse::invalid_argument naming the file and the key on any problem.
+/// The model of an upstream-style folder: `config.json` and `model.safetensors`, or, when that
+/// is absent, `model.safetensors.index.json` and the shards it names (F32, BF16 or F16).
+/// Throws sse::invalid_argument naming the file and the key on any problem.
 inline HybridModel load_hybrid_model(const std::string& folder) {
-  const std::string base = folder.empty() || folder.back() == '/' ? folder : folder + "/";
-  HybridConfig config = read_hybrid_config(base + "config.json");
-  return HybridModel(config, Weights::from_safetensors(base + "model.safetensors"));
+  namespace fs = std::filesystem;
+  const fs::path base(folder);
+  HybridConfig config = read_hybrid_config((base / "config.json").string());
+  const fs::path single = base / "model.safetensors", index = base / "model.safetensors.index.json";
+  if (!fs::exists(single) && fs::exists(index)) {
+    return HybridModel(config, Weights::from_safetensors_index(index.string()));
+  }
+  return HybridModel(config, Weights::from_safetensors(single.string()));
 }
 
 /// Greedy generation: the argmax of logits (lowest id on ties).

@@ -10,7 +10,9 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,8 +22,11 @@
 
 #include "sse/core/shape.hpp"
 #include "sse/error.hpp"
+#include "sse/io/json.hpp"
 #include "sse/io/npy.hpp"
 #include "sse/io/safetensors.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace sse {
 
@@ -74,6 +79,48 @@ class Weights {
 
   static Weights from_safetensors(const std::string& path, const std::string& prefix = "") {
     return from_safetensors(io::read_safetensors(path), prefix, path);
+  }
+
+  /// A sharded checkpoint as transformers writes it: `model.safetensors.index.json` with a
+  /// "weight_map" {key: shard file in the index's folder} (its "metadata" is not needed). Each
+  /// shard is read once; every mapped key must be in its shard. Throws sse::invalid_argument
+  /// naming the index (or the shard) and the key.
+  static Weights from_safetensors_index(const std::string& index_path) {
+    namespace fs = std::filesystem;
+    std::ifstream file(index_path);
+    if (!file) report_invalid_argument(index_path + ": cannot open file");
+    const std::string text((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+    nlohmann::json index;
+    if (Status s = io::parse_json(text, index); !s) {
+      report_invalid_argument(index_path + ": " + s.message());
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+      report_invalid_argument(index_path + ": expected an object with a \"weight_map\" object");
+    }
+    std::map<std::string, std::vector<std::string>> keys_by_shard;
+    for (const auto& [key, shard] : index["weight_map"].items()) {
+      if (!shard.is_string()) {
+        report_invalid_argument(index_path + ": weight_map: " + detail::quoted_text(key) +
+                                ": expected a shard file name");
+      }
+      keys_by_shard[shard.get<std::string>()].push_back(key);
+    }
+    Weights weights(index_path);
+    const fs::path folder = fs::path(index_path).parent_path();
+    for (const auto& [shard, keys] : keys_by_shard) {
+      const std::string shard_path = (folder / shard).string();
+      const io::SafetensorsFile tensors = io::read_safetensors(shard_path);
+      for (const std::string& key : keys) {
+        const auto it = tensors.tensors.find(key);
+        if (it == tensors.tensors.end()) {
+          report_invalid_argument(index_path + ": " + detail::quoted_text(key) + ": not in " +
+                                  shard_path + ", the shard the index names");
+        }
+        weights.add(key, it->second.shape, tensors.to_float32(key));
+      }
+    }
+    return weights;
   }
 
   void add(const std::string& key, std::vector<index_t> shape, std::vector<float> data) {
