@@ -1,4 +1,4 @@
-// The row-level sparse update (kernels/row_sparse_key.hpp, GlaRule::step_rows; DESIGN.md
+// The row-level sparse update (rules/row_sparse_key.hpp, GlaRule::step_rows; DESIGN.md
 // section 2b) through sse::scan and sse::sse_attention, against the float64 reference.
 
 #include "sse/rules/row_sparse_key.hpp"
