@@ -34,6 +34,7 @@ set(_reference_may_include
   sse/attention/inputs.hpp sse/attention/options.hpp sse/attention/outputs.hpp
   sse/attention/softmax_attention_inputs.hpp
   sse/layers/sse_layer_config.hpp sse/layers/softmax_attention_config.hpp
+  sse/layers/sse_swa_layer_config.hpp sse/layers/hybrid_config.hpp
   sse/layers/weights.hpp)
 
 # _sse_folder(<header relative to include/> <out>): the folder naming its rank.

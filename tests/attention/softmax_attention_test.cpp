@@ -144,21 +144,30 @@ TEST(SoftmaxAttention, BadInputsAreRejectedWithoutWriting) {
   expect_error(in, {}, "q: missing");
 }
 
-// The rotary embedding against its definition in double, with positions continuing from an
-// offset; a head size that is odd is rejected.
+// The rotary embedding against its definition (DESIGN.md section 4b: float32 inverse
+// frequencies and a float32 angle, as upstream's fla RotaryEmbedding forms them), with
+// positions continuing from an offset; at a million positions the float32 angle visibly
+// differs from the exact one, and the rotation follows the float32 one. A head size that is
+// odd is rejected.
 TEST(Rope, MatchesDefinitionWithOffsets) {
   const index_t B = 2, T = 5, H = 3, D = 8;
   std::vector<float> x = randn<float>(std::size_t(B * T * H * D), 60);
   const std::vector<float> original = x;
   const std::vector<std::int64_t> offsets = {0, 1000000};
   apply_rope(TensorView<float, 4>{x.data(), {B, T, H, D}}, {offsets.data(), {B}}, 10000.0);
+  double largest_rounding = 0;
   for (index_t b = 0; b < B; ++b) {
     for (index_t t = 0; t < T; ++t) {
       for (index_t h = 0; h < H; ++h) {
         const std::size_t row = std::size_t(((b * T + t) * H + h) * D);
         for (index_t i = 0; i < D / 2; ++i) {
-          const double angle =
+          const float inv_freq =
+              1.0f / float(std::pow(10000.0, double(float(2 * i) / float(D))));
+          const float position = float(offsets[std::size_t(b)] + t);
+          const double angle = double(position * inv_freq);
+          const double exact =
               double(offsets[std::size_t(b)] + t) * std::pow(10000.0, -2.0 * i / D);
+          largest_rounding = std::max(largest_rounding, std::abs(angle - exact));
           const double x1 = original[row + i], x2 = original[row + i + D / 2];
           EXPECT_NEAR(x[row + i], x1 * std::cos(angle) - x2 * std::sin(angle), 1e-6);
           EXPECT_NEAR(x[row + i + D / 2], x2 * std::cos(angle) + x1 * std::sin(angle), 1e-6);
@@ -166,6 +175,7 @@ TEST(Rope, MatchesDefinitionWithOffsets) {
       }
     }
   }
+  EXPECT_GT(largest_rounding, 1e-3);  // upstream's float32 angle, not the exact one
   std::vector<float> odd(std::size_t(B * T * H * 7));
   EXPECT_THROW(apply_rope(TensorView<float, 4>{odd.data(), {B, T, H, 7}}, {}, 10000.0),
                sse::invalid_argument);

@@ -34,18 +34,21 @@ Weights weights_for(const SseLayerConfig& config, std::uint64_t seed) {
   return w;
 }
 
-/// Adds random weights for `specs` under `prefix` (norm weights near 1, A_log in [-1, 0.5]).
+/// Adds random weights for `specs` under `prefix` (norm weights near 1, A_log in [-1, 0.5],
+/// biases small).
 inline void add_random(Weights& w, const std::vector<ParameterSpec>& specs,
                        const std::string& prefix, std::uint64_t& seed) {
+  auto ends_with = [](const std::string& key, const std::string& tail) {
+    return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+  };
   for (const ParameterSpec& spec : specs) {
     std::size_t n = 1;
     for (index_t d : spec.shape) n *= std::size_t(d);
     const double fan_in = spec.shape.size() > 1 ? double(spec.shape[1]) : 1.0;
     std::vector<float> data = randn<float>(n, seed++, 1.0 / std::sqrt(fan_in));
-    const bool norm = spec.key.find("norm.weight") != std::string::npos;
-    if (norm) {
+    if (ends_with(spec.key, "norm.weight")) {
       for (float& e : data) e = 1.0f + 0.2f * e;
-    } else if (spec.key == "A_log") {
+    } else if (ends_with(spec.key, "A_log")) {
       data = uniform<float>(n, seed++, -1.0, 0.5);
     } else if (spec.shape.size() == 1) {
       for (float& e : data) e *= 0.25f;  // biases
@@ -54,26 +57,11 @@ inline void add_random(Weights& w, const std::vector<ParameterSpec>& specs,
   }
 }
 
-/// Random weights of a whole SSE-H model, under upstream's keys.
+/// Random weights of a whole model (SSE-H or SpikingBrain2.0), under upstream's keys.
 inline Weights random_model_weights(const HybridConfig& c, index_t intermediate,
                                     std::uint64_t seed) {
   Weights w;
-  const index_t D = c.hidden_size;
-  add_random(w, {{"model.embeddings.weight", {c.vocab_size, D}}, {"model.norm.weight", {D}}}, "",
-             seed);
-  if (!c.tie_word_embeddings) add_random(w, {{"lm_head.weight", {c.vocab_size, D}}}, "", seed);
-  for (index_t i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string prefix = "model.layers." + std::to_string(i) + ".";
-    add_random(w, {{"attn_norm.weight", {D}}, {"mlp_norm.weight", {D}}}, prefix, seed);
-    if (c.is_attention_layer(i)) {
-      add_random(w, SoftmaxAttentionLayer::parameters(c.attention_layer()), prefix + "attn.", seed);
-    } else if (c.linear_attn_type == "gdn") {
-      add_random(w, SseLayer<GdnRule>::parameters(c.sse_layer()), prefix + "attn.", seed);
-    } else {
-      add_random(w, SseLayer<GlaRule>::parameters(c.sse_layer()), prefix + "attn.", seed);
-    }
-    add_random(w, SwiGluMlp::parameters(D, intermediate), prefix + "mlp.", seed);
-  }
+  add_random(w, HybridModel::parameters(c, intermediate), "", seed);
   return w;
 }
 

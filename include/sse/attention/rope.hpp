@@ -1,14 +1,16 @@
 #pragma once
 
 /// \file
-/// Rotary position embedding (DESIGN.md section 4, upstream `Attention`): non-interleaved, the
-/// two halves of each head rotate together. For position p and i < D/2,
+/// Rotary position embedding (DESIGN.md sections 4 and 4b, upstream's fla RotaryEmbedding):
+/// non-interleaved, the two halves of each head rotate together. For position p and i < D/2,
 ///
-///   inv_freq_i = theta^(-2i/D),  a = p * inv_freq_i
+///   inv_freq_i = 1 / theta^(2i/D)          in float32, as upstream forms it
+///   a = float32(p * inv_freq_i)            the float32 product upstream's models trained with
 ///   (x_i, x_{i+D/2}) <- (x_i cos a - x_{i+D/2} sin a,  x_{i+D/2} cos a + x_i sin a)
 ///
-/// Angles are formed in double (positions reach 10^6 and float would lose the phase). No
-/// allocation: one angle per (token, pair), shared by the heads.
+/// The rounding of a is upstream's and visible beyond ~10^5 positions (0.03 rad at 5 * 10^5);
+/// cos and sin of that float32 angle are taken in double and rounded. No allocation: one
+/// angle per (token, pair), shared by the heads.
 
 #include <cmath>
 #include <cstddef>
@@ -49,6 +51,20 @@ Status validate_rope(TensorView<T, 4> x, TensorView<const std::int64_t, 1> offse
   return {};
 }
 
+/// inv_freq_i = 1 / theta^(2i/D) in float32 (theta and the exponent 2i/D rounded to float32,
+/// the power rounded once, then a float32 division), as upstream's float32 tensors form it.
+inline float rope_inverse_frequency(double theta, index_t i, index_t D) noexcept {
+  const float exponent = static_cast<float>(2 * i) / static_cast<float>(D);
+  const auto power = static_cast<float>(
+      std::pow(static_cast<double>(static_cast<float>(theta)), static_cast<double>(exponent)));
+  return 1.0f / power;
+}
+
+/// The rotation angle of position p for pair i: float32(float32(p) * inv_freq_i).
+inline float rope_angle(index_t position, float inverse_frequency) noexcept {
+  return static_cast<float>(position) * inverse_frequency;
+}
+
 /// Rotates x [B,T,H,D] in place: token t of row b at position offsets[b] + t (offsets absent:
 /// t). Throws sse::invalid_argument, with nothing written, on bad input.
 template <class T>
@@ -58,12 +74,10 @@ void apply_rope(TensorView<T, 4> x, TensorView<const std::int64_t, 1> offsets, d
   for (index_t b = 0; b < B; ++b) {
     const index_t offset = offsets.present() ? offsets(b) : 0;
     for (index_t t = 0; t < Tn; ++t) {
-      const double position = static_cast<double>(offset + t);
       for (index_t i = 0; i < half; ++i) {  // one angle per pair, shared by every head
-        const double inv_freq =
-            std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(2 * half));
-        const T c = static_cast<T>(std::cos(position * inv_freq));
-        const T s = static_cast<T>(std::sin(position * inv_freq));
+        const double angle = rope_angle(offset + t, rope_inverse_frequency(theta, i, 2 * half));
+        const T c = static_cast<T>(std::cos(angle));
+        const T s = static_cast<T>(std::sin(angle));
         for (index_t h = 0; h < H; ++h) {
           T* row = x.at(b, t, h);
           const T x1 = row[i], x2 = row[i + half];

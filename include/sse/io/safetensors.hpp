@@ -139,27 +139,17 @@ inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& 
 
 }  // namespace detail
 
-/// Parses a whole file image. On error, `out` is unspecified and the message says what is
-/// wrong (without the file name).
-inline Status parse_safetensors(const std::byte* bytes, std::size_t size, SafetensorsFile& out) {
-  if (size < 8) return Status::error("not a safetensors file (shorter than 8 bytes)");
-  std::uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) {
-    header_size = (header_size << 8) | std::to_integer<std::uint64_t>(bytes[i]);
-  }
-  if (header_size > size - 8) {
-    return Status::error("header length " + std::to_string(header_size) +
-                         " exceeds the file size " + std::to_string(size));
-  }
-  const auto* header = reinterpret_cast<const char*>(bytes + 8);
+namespace detail {
+
+/// Parses the JSON header (`header_size` bytes at `header`) of a file whose data section holds
+/// `data_size` bytes: tensors and metadata, every field checked against that size.
+inline Status parse_safetensors_header(const char* header, std::size_t header_size,
+                                       std::uint64_t data_size, SafetensorsFile& out) {
   nlohmann::json json;
-  if (Status s = parse_json(header, static_cast<std::size_t>(header_size), json); !s) {
+  if (Status s = parse_json(header, header_size, json); !s) {
     return Status::error("the header is " + s.message());
   }
   if (!json.is_object()) return Status::error("the header is not a JSON object");
-
-  const std::size_t data_begin = 8 + static_cast<std::size_t>(header_size);
-  const std::size_t data_size = size - data_begin;
   out = {};
   for (auto it = json.begin(); it != json.end(); ++it) {
     if (it.key() == "__metadata__") {
@@ -174,7 +164,11 @@ inline Status parse_safetensors(const std::byte* bytes, std::size_t size, Safete
       continue;
     }
     SafetensorsEntry entry;
-    if (Status s = detail::parse_tensor_entry(it.key(), it.value(), data_size, entry); !s) return s;
+    if (Status s = parse_tensor_entry(it.key(), it.value(), static_cast<std::size_t>(data_size),
+                                      entry);
+        !s) {
+      return s;
+    }
     out.tensors.emplace(it.key(), std::move(entry));
   }
   // No two tensors share bytes.
@@ -189,9 +183,88 @@ inline Status parse_safetensors(const std::byte* bytes, std::size_t size, Safete
                            std::to_string(ranges[i].first));
     }
   }
+  return {};
+}
+
+/// The header length stored in the first 8 bytes (little-endian).
+inline std::uint64_t safetensors_header_size(const std::byte* bytes) noexcept {
+  std::uint64_t header_size = 0;
+  for (int i = 7; i >= 0; --i) {
+    header_size = (header_size << 8) | std::to_integer<std::uint64_t>(bytes[i]);
+  }
+  return header_size;
+}
+
+}  // namespace detail
+
+/// Parses a whole file image. On error, `out` is unspecified and the message says what is
+/// wrong (without the file name).
+inline Status parse_safetensors(const std::byte* bytes, std::size_t size, SafetensorsFile& out) {
+  if (size < 8) return Status::error("not a safetensors file (shorter than 8 bytes)");
+  const std::uint64_t header_size = detail::safetensors_header_size(bytes);
+  if (header_size > size - 8) {
+    return Status::error("header length " + std::to_string(header_size) +
+                         " exceeds the file size " + std::to_string(size));
+  }
+  const std::size_t data_begin = 8 + static_cast<std::size_t>(header_size);
+  if (Status s = detail::parse_safetensors_header(reinterpret_cast<const char*>(bytes + 8),
+                                                  static_cast<std::size_t>(header_size),
+                                                  size - data_begin, out);
+      !s) {
+    return s;
+  }
   out.data.assign(bytes + data_begin, bytes + size);
   return {};
 }
+
+/// A safetensors file read tensor by tensor: the constructor reads and checks the header
+/// against the file's size (a truncated file is an error there), and `read` fetches one
+/// tensor's bytes, so a multi-gigabyte shard never sits in memory whole.
+class SafetensorsReader {
+ public:
+  /// Throws sse::invalid_argument "<path>: <problem>".
+  explicit SafetensorsReader(const std::string& path)
+      : path_(path), file_(path, std::ios::binary | std::ios::ate) {
+    if (!file_) report_invalid_argument(path + ": cannot open file");
+    const auto size = static_cast<std::uint64_t>(file_.tellg());
+    if (size < 8) report_invalid_argument(path + ": not a safetensors file (shorter than 8 bytes)");
+    std::byte prefix[8];
+    file_.seekg(0);
+    file_.read(reinterpret_cast<char*>(prefix), 8);
+    const std::uint64_t header_size = detail::safetensors_header_size(prefix);
+    if (!file_ || header_size > size - 8) {
+      report_invalid_argument(path + ": header length " + std::to_string(header_size) +
+                              " exceeds the file size " + std::to_string(size));
+    }
+    std::string header(static_cast<std::size_t>(header_size), '\0');
+    file_.read(header.data(), static_cast<std::streamsize>(header_size));
+    if (!file_) report_invalid_argument(path + ": read error");
+    data_begin_ = 8 + header_size;
+    const Status status =
+        detail::parse_safetensors_header(header.data(), header.size(), size - data_begin_, header_);
+    if (!status) report_invalid_argument(path + ": " + status.message());
+  }
+
+  const std::string& path() const noexcept { return path_; }
+  const std::map<std::string, SafetensorsEntry>& tensors() const noexcept {
+    return header_.tensors;
+  }
+  const std::map<std::string, std::string>& metadata() const noexcept { return header_.metadata; }
+
+  /// Reads the bytes of `entry` (one of tensors()) into `out`, which holds
+  /// entry.end - entry.begin bytes.
+  void read(const SafetensorsEntry& entry, void* out) {
+    file_.seekg(static_cast<std::streamoff>(data_begin_ + entry.begin));
+    file_.read(static_cast<char*>(out), static_cast<std::streamsize>(entry.end - entry.begin));
+    if (!file_) report_invalid_argument(path_ + ": read error");
+  }
+
+ private:
+  std::string path_;
+  std::ifstream file_;
+  std::uint64_t data_begin_ = 0;
+  SafetensorsFile header_;
+};
 
 /// Reads `path`; throws sse::invalid_argument "<path>: <problem>" on any error.
 inline SafetensorsFile read_safetensors(const std::string& path) {

@@ -1,8 +1,10 @@
 #pragma once
 
 /// \file
-/// The configuration of an SSE-H model (DESIGN.md section 4), read from an upstream-style
-/// `config.json`. Keys (unknown keys are ignored; a key whose value is null counts as absent):
+/// The configuration of an SSE-H model (DESIGN.md section 4) or of a SpikingBrain2.0 model
+/// (`model_type` "sse_swa_moba", section 4b), read from an upstream-style `config.json`.
+/// `model_type` absent or "sse" is SSE-H; anything else but "sse_swa_moba" is an error. Keys
+/// (unknown keys are ignored; a key whose value is null counts as absent):
 ///
 ///   hidden_size, num_hidden_layers, num_heads, vocab_size         required
 ///   num_v_heads (num_heads), head_dim (hidden_size / num_heads), expand_v (1.0, a real number:
@@ -13,6 +15,12 @@
 ///   tie_word_embeddings (false),
 ///   attn: {layers [], num_heads, num_kv_heads (num_heads), qkv_bias (false),
 ///          window_size (null: unlimited), rope_theta (10000)}      absent: no attention layer
+///
+/// sse_swa_moba adds sse_qk_relu (false) and, in attn (then required), full_layers, qk_norm
+/// and rope_theta (required, as upstream fails without them), moba_chunk_size (1024) and
+/// moba_topk (4); window_size belongs to the SSE-SWA layers' window branch. Layer i is full
+/// attention if it is in attn.layers and attn.full_layers, MoBA if only in attn.layers, else
+/// SSE-SWA. head_dim is every mixer's head size.
 ///
 /// An integer key accepts any integral JSON number (`4` or `4.0`, as Python's json writes a
 /// float-typed config value). Defaults (in parentheses) are recorded in docs/decisions.md.
@@ -30,14 +38,25 @@
 #include "sse/core/shape.hpp"
 #include "sse/error.hpp"
 #include "sse/io/json.hpp"
-#include "sse/layers/softmax_attention_layer.hpp"
-#include "sse/layers/sse_layer.hpp"
+#include "sse/layers/softmax_attention_config.hpp"
+#include "sse/layers/sse_layer_config.hpp"
 
 #include <nlohmann/json.hpp>
 
 namespace sse {
 
+/// What a block's mixer is.
+enum class MixerKind {
+  kSse,        // SSE-GLA or SSE-GDN (SSE-H)
+  kAttention,  // softmax attention (SSE-H's, or SpikingBrain2.0's full attention)
+  kMoba,       // SpikingBrain2.0's MoBA attention
+  kSseSwa,     // SpikingBrain2.0's SSE + sliding-window layer
+};
+
+enum class ModelType { kSseH, kSseSwaMoba };
+
 struct HybridConfig {
+  ModelType model_type = ModelType::kSseH;
   index_t hidden_size = 0, num_hidden_layers = 0, num_heads = 0, vocab_size = 0;
   index_t num_v_heads = 0, head_dim = 0;
   double expand_v = 1.0;
@@ -52,6 +71,12 @@ struct HybridConfig {
   index_t attn_num_heads = 0, attn_num_kv_heads = 0, attn_window = 0;
   bool attn_qkv_bias = false;
   double attn_rope_theta = 10000.0;
+  // sse_swa_moba only (section 4b).
+  std::vector<index_t> attn_full_layers;
+  bool attn_qk_norm = false, sse_qk_relu = false;
+  index_t moba_chunk_size = 1024, moba_topk = 4;
+
+  bool is_spikingbrain() const noexcept { return model_type == ModelType::kSseSwaMoba; }
 
   /// V = head_dim * expand_v (parse_hybrid_config checks that it is within 1e-5 of an integer).
   index_t value_dim() const noexcept {
@@ -62,7 +87,16 @@ struct HybridConfig {
     return std::find(attn_layers.begin(), attn_layers.end(), layer) != attn_layers.end();
   }
 
-  /// The SSE layers' configuration (every non-attention layer).
+  MixerKind mixer_kind(index_t layer) const {
+    if (!is_spikingbrain()) return is_attention_layer(layer) ? MixerKind::kAttention : MixerKind::kSse;
+    if (!is_attention_layer(layer)) return MixerKind::kSseSwa;
+    const bool full = std::find(attn_full_layers.begin(), attn_full_layers.end(), layer) !=
+                      attn_full_layers.end();
+    return full ? MixerKind::kAttention : MixerKind::kMoba;
+  }
+
+  /// The SSE layers' configuration (SSE-H's SSE layers, or the SSE branch of SSE-SWA layers:
+  /// no grouped value heads there, as upstream's SSEGDNH/SSEGLAH ignore num_v_heads).
   SseLayerConfig sse_layer() const {
     SseLayerConfig c;
     c.hidden = hidden_size;
@@ -78,18 +112,40 @@ struct HybridConfig {
     c.conv_size = conv_size;
     c.allow_neg_eigval = allow_neg_eigval;
     c.norm_eps = norm_eps;
+    if (is_spikingbrain()) {
+      c.v_heads = num_heads;
+      c.qk_relu = sse_qk_relu;
+      c.qkv_bias = attn_qkv_bias && linear_attn_type == "gla";  // SSEGDNH has no qkv biases
+    }
     return c;
   }
 
-  /// The attention layers' configuration.
-  SoftmaxAttentionConfig attention_layer() const {
+  /// The attention layers' configuration (SSE-H's attention layers; SpikingBrain2.0's full
+  /// attention and, with moba, MoBA layers).
+  SoftmaxAttentionConfig attention_layer(bool moba = false) const {
     SoftmaxAttentionConfig c;
     c.hidden = hidden_size;
     c.heads = attn_num_heads;
     c.kv_heads = attn_num_kv_heads;
     c.qkv_bias = attn_qkv_bias;
-    c.window = attn_window;
     c.rope_theta = attn_rope_theta;
+    c.norm_eps = norm_eps;
+    if (is_spikingbrain()) {
+      c.head = head_dim;
+      c.qk_norm = attn_qk_norm;
+      if (moba) c.moba_chunk_size = moba_chunk_size, c.moba_topk = moba_topk;
+    } else {
+      c.window = attn_window;
+    }
+    return c;
+  }
+
+  /// The window branch of SpikingBrain2.0's SSE-SWA layers: the top-level num_heads query
+  /// heads, attn.num_kv_heads key/value heads, window attn.window_size.
+  SoftmaxAttentionConfig window_layer() const {
+    SoftmaxAttentionConfig c = attention_layer();
+    c.heads = num_heads;
+    c.window = attn_window;
     return c;
   }
 };
@@ -147,12 +203,76 @@ Status read_config_value(const nlohmann::json& json, const char* key, T& out,
 
 }  // namespace detail
 
+/// The checks of section 4b a sse_swa_moba config must pass beyond the common ones (upstream
+/// asserts them, or its layers could not be built); the message names the key.
+inline Status check_spikingbrain_config(const HybridConfig& c) {
+  for (index_t layer : c.attn_full_layers) {
+    if (!c.is_attention_layer(layer)) {
+      return Status::error("attn.full_layers", "layer " + std::to_string(layer) +
+                                                   " is not in attn.layers (a full layer must be "
+                                                   "an attention layer)");
+    }
+  }
+  if (c.attn_num_heads < 1) return Status::error("attn.num_heads", std::string("must be >= 1"));
+  if (c.attn_num_kv_heads < 1 || c.attn_num_heads % c.attn_num_kv_heads != 0 ||
+      c.num_heads % c.attn_num_kv_heads != 0) {
+    return Status::error("attn.num_kv_heads",
+                         std::to_string(c.attn_num_kv_heads) + " must divide attn.num_heads = " +
+                             std::to_string(c.attn_num_heads) + " and num_heads = " +
+                             std::to_string(c.num_heads));
+  }
+  if (c.moba_chunk_size < 1) {
+    return Status::error("attn.moba_chunk_size", std::string("must be >= 1"));
+  }
+  if (c.moba_topk < 1) return Status::error("attn.moba_topk", std::string("must be >= 1"));
+  if (c.head_dim % 2 != 0) {
+    return Status::error("head_dim", std::string("must be even (rotary embedding), got ") +
+                                         std::to_string(c.head_dim));
+  }
+  if (!(c.attn_rope_theta > 1.0) || !std::isfinite(c.attn_rope_theta)) {
+    return Status::error("attn.rope_theta", std::string("must be a finite base > 1"));
+  }
+  const bool has_sse_layer = [&] {
+    for (index_t i = 0; i < c.num_hidden_layers; ++i) {
+      if (!c.is_attention_layer(i)) return true;
+    }
+    return false;
+  }();
+  if (has_sse_layer) {
+    if (c.expand_v != 1.0) {
+      return Status::error("expand_v", std::string("must be 1 in SSE-SWA layers (upstream "
+                                                   "asserts it)"));
+    }
+    if (c.num_sparse_partition < 1) {
+      return Status::error("num_sparse_partition", std::string("must be >= 1"));
+    }
+    for (auto [key, k] : {std::pair{"num_writer", c.num_writer}, std::pair{"num_reader", c.num_reader}}) {
+      if (k < 1 || k >= c.num_sparse_partition) {
+        return Status::error(key, std::to_string(k) +
+                                      " must be >= 1 and less than num_sparse_partition = " +
+                                      std::to_string(c.num_sparse_partition) +
+                                      " (upstream asserts it)");
+      }
+    }
+  }
+  return {};
+}
+
 /// Parses the text of a config.json; the message names the key.
 inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
   nlohmann::json json;
   if (Status s = io::parse_json(text, json); !s) return s;
   if (!json.is_object()) return Status::error("expected a JSON object");
   c = {};
+  std::string model_type = "sse";
+  if (Status s = detail::read_config_value(json, "model_type", model_type); !s) return s;
+  if (model_type == "sse_swa_moba") {
+    c.model_type = ModelType::kSseSwaMoba;
+  } else if (model_type != "sse") {
+    return Status::error("model_type", "expected \"sse\" (SSE-H) or \"sse_swa_moba\" "
+                                       "(SpikingBrain2.0), got \"" +
+                                           detail::quoted_text(model_type) + "\"");
+  }
   for (const char* key : {"hidden_size", "num_hidden_layers", "num_heads", "vocab_size"}) {
     if (!json.contains(key) || json[key].is_null()) {
       return Status::error(key, std::string("missing"));
@@ -200,20 +320,34 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
     return Status::error("linear_attn_type", std::string("expected \"gla\" or \"gdn\", got \"") +
                                                  detail::quoted_text(c.linear_attn_type) + "\"");
   }
-  if (json.contains("attn") && !json["attn"].is_null()) {
+  if (Status s = detail::read_config_value(json, "sse_qk_relu", c.sse_qk_relu); !s) return s;
+  const bool has_attn = json.contains("attn") && !json["attn"].is_null();
+  if (c.is_spikingbrain() && !has_attn) {
+    return Status::error("attn", std::string("missing (sse_swa_moba models need it)"));
+  }
+  if (has_attn) {
     const nlohmann::json& attn = json["attn"];
     if (!attn.is_object()) return Status::error("attn", std::string("expected an object"));
-    if (attn.contains("layers") && !attn["layers"].is_null()) {
-      if (!attn["layers"].is_array())
-        return Status::error("attn.layers", std::string("expected an array"));
-      for (const nlohmann::json& layer : attn["layers"]) {
+    if (c.is_spikingbrain()) {  // upstream fails without these
+      for (const char* key : {"layers", "num_heads", "full_layers", "qk_norm", "rope_theta"}) {
+        if (!attn.contains(key) || attn[key].is_null()) {
+          return Status::error(std::string("attn.") + key, std::string("missing"));
+        }
+      }
+    }
+    for (auto [key, list] : {std::pair{"layers", &c.attn_layers},
+                             std::pair{"full_layers", &c.attn_full_layers}}) {
+      const std::string name = std::string("attn.") + key;
+      if (!attn.contains(key) || attn[key].is_null()) continue;
+      if (!attn[key].is_array()) return Status::error(name, std::string("expected an array"));
+      for (const nlohmann::json& layer : attn[key]) {
         index_t index = -1;
-        if (!detail::convert_config_value(layer, "attn.layers", index) || index < 0 ||
+        if (!detail::convert_config_value(layer, name, index) || index < 0 ||
             index >= c.num_hidden_layers) {
-          return Status::error("attn.layers",
+          return Status::error(name,
                                std::string("expected layer indices in [0, num_hidden_layers)"));
         }
-        c.attn_layers.push_back(index);
+        list->push_back(index);
       }
     }
     for (const Status& s : {
@@ -222,13 +356,23 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
              detail::read_config_value(attn, "qkv_bias", c.attn_qkv_bias, "attn."),
              detail::read_config_value(attn, "window_size", c.attn_window, "attn."),
              detail::read_config_value(attn, "rope_theta", c.attn_rope_theta, "attn."),
+             detail::read_config_value(attn, "qk_norm", c.attn_qk_norm, "attn."),
+             detail::read_config_value(attn, "moba_chunk_size", c.moba_chunk_size, "attn."),
+             detail::read_config_value(attn, "moba_topk", c.moba_topk, "attn."),
          }) {
       if (!s) return s;
+    }
+    if (c.attn_num_kv_heads == 0) c.attn_num_kv_heads = c.attn_num_heads;
+    if (attn.contains("window_size") && !attn["window_size"].is_null() && c.attn_window < 1) {
+      return Status::error("attn.window_size", std::string("must be >= 1 (or null: unlimited)"));
     }
     if (!c.attn_layers.empty() && c.attn_num_heads < 1) {
       return Status::error("attn.num_heads",
                            std::string("missing or < 1 while attn.layers is not empty"));
     }
+  }
+  if (c.is_spikingbrain()) {
+    if (Status s = check_spikingbrain_config(c); !s) return s;
   }
   return {};
 }

@@ -1,13 +1,15 @@
 #pragma once
 
 /// \file
-/// `HybridModel`: SSE-H (DESIGN.md section 4). Token embeddings, then blocks
+/// `HybridModel`: SSE-H (DESIGN.md section 4) and SpikingBrain2.0 (section 4b). Token
+/// embeddings, then blocks
 ///
 ///   x <- x + mixer(rmsnorm(x, attn_norm));   x <- x + mlp(rmsnorm(x, mlp_norm))
 ///
-/// where the mixer is an SSE layer (SSE-GLA or SSE-GDN, `linear_attn_type`) or, at the
-/// configured indices, softmax attention; then a final rmsnorm and lm_head (the embedding matrix
-/// when tied). Weight names as upstream: model.embeddings.weight,
+/// where the mixer is (HybridConfig::mixer_kind) an SSE layer (SSE-GLA or SSE-GDN,
+/// `linear_attn_type`), softmax attention, MoBA attention or an SSE-SWA layer; then a final
+/// rmsnorm and lm_head (the embedding matrix when tied). Matrices stay in the precision the
+/// checkpoint stores them in (layers/weights.hpp). Weight names as upstream: model.embeddings.weight,
 /// model.layers.{i}.attn_norm.weight, model.layers.{i}.attn.*, model.layers.{i}.mlp_norm.weight,
 /// model.layers.{i}.mlp.*, model.norm.weight, lm_head.weight. Prefill and decode go through a
 /// `Cache` (one per mixer).
@@ -30,15 +32,19 @@
 #include "sse/layers/norm.hpp"
 #include "sse/layers/softmax_attention_layer.hpp"
 #include "sse/layers/sse_layer.hpp"
+#include "sse/layers/sse_swa_layer.hpp"
 #include "sse/layers/weights.hpp"
 
 namespace sse {
 
 class HybridModel {
  public:
-  using Mixer = std::variant<SseLayer<GlaRule>, SseLayer<GdnRule>, SoftmaxAttentionLayer>;
-  using MixerCache = std::variant<SseLayer<GlaRule>::Cache, SseLayer<GdnRule>::Cache,
-                                  SoftmaxAttentionLayer::Cache>;
+  using Mixer = std::variant<SseLayer<GlaRule>, SseLayer<GdnRule>, SoftmaxAttentionLayer,
+                             SseSwaLayer<GlaRule>, SseSwaLayer<GdnRule>>;
+  using MixerCache =
+      std::variant<SseLayer<GlaRule>::Cache, SseLayer<GdnRule>::Cache,
+                   SoftmaxAttentionLayer::Cache, SseSwaLayer<GlaRule>::Cache,
+                   SseSwaLayer<GdnRule>::Cache>;
 
   /// The decode state of B sequences: one cache per block, and the tokens seen.
   struct Cache {
@@ -46,12 +52,48 @@ class HybridModel {
     std::vector<MixerCache> mixers;
   };
 
+  /// Every key and shape of a model of `config` whose MLPs have `intermediate` channels
+  /// (config.intermediate_size when it gives one).
+  static std::vector<ParameterSpec> parameters(const HybridConfig& config, index_t intermediate) {
+    const HybridConfig& c = config;
+    const index_t D = c.hidden_size;
+    std::vector<ParameterSpec> specs = {{"model.embeddings.weight", {c.vocab_size, D}}};
+    for (index_t i = 0; i < c.num_hidden_layers; ++i) {
+      const std::string prefix = "model.layers." + std::to_string(i) + ".";
+      specs.push_back({prefix + "attn_norm.weight", {D}});
+      for (ParameterSpec& spec : mixer_parameters(c, i)) {
+        specs.push_back({prefix + "attn." + spec.key, std::move(spec.shape)});
+      }
+      specs.push_back({prefix + "mlp_norm.weight", {D}});
+      for (ParameterSpec& spec : SwiGluMlp::parameters(D, intermediate)) {
+        specs.push_back({prefix + "mlp." + spec.key, std::move(spec.shape)});
+      }
+    }
+    specs.push_back({"model.norm.weight", {D}});
+    if (!c.tie_word_embeddings) specs.push_back({"lm_head.weight", {c.vocab_size, D}});
+    return specs;
+  }
+
+  /// Block i's mixer's keys and shapes (under model.layers.{i}.attn.).
+  static std::vector<ParameterSpec> mixer_parameters(const HybridConfig& c, index_t i) {
+    switch (c.mixer_kind(i)) {
+      case MixerKind::kAttention: return SoftmaxAttentionLayer::parameters(c.attention_layer());
+      case MixerKind::kMoba: return SoftmaxAttentionLayer::parameters(c.attention_layer(true));
+      case MixerKind::kSseSwa:
+        return c.linear_attn_type == "gdn" ? SseSwaLayer<GdnRule>::parameters(sse_swa_config(c))
+                                           : SseSwaLayer<GlaRule>::parameters(sse_swa_config(c));
+      case MixerKind::kSse: break;
+    }
+    return c.linear_attn_type == "gdn" ? SseLayer<GdnRule>::parameters(c.sse_layer())
+                                       : SseLayer<GlaRule>::parameters(c.sse_layer());
+  }
+
   /// Builds every block from `weights` (all of the model's keys); throws sse::invalid_argument
   /// naming the first missing, misshapen or extra key.
   HybridModel(const HybridConfig& config, Weights weights) : config_(config) {
     const HybridConfig& c = config_;
     const index_t D = c.hidden_size;
-    embeddings_ = take(weights, "model.embeddings.weight", {c.vocab_size, D});
+    embeddings_ = take_matrix(weights, "model.embeddings.weight", {c.vocab_size, D});
     for (index_t i = 0; i < c.num_hidden_layers; ++i) {
       const std::string prefix = "model.layers." + std::to_string(i) + ".";
       std::vector<float> attn_norm = take(weights, prefix + "attn_norm.weight", {D});
@@ -64,10 +106,12 @@ class HybridModel {
       }
       throw_if_error(check_parameters(mlp, SwiGluMlp::parameters(D, intermediate)));
       blocks_.push_back(Block{std::move(attn_norm), std::move(mlp_norm), std::move(mixer),
-                              SwiGluMlp(mlp, D, intermediate)});
+                              SwiGluMlp(std::move(mlp), D, intermediate)});
     }
     final_norm_ = take(weights, "model.norm.weight", {D});
-    if (!c.tie_word_embeddings) lm_head_ = take(weights, "lm_head.weight", {c.vocab_size, D});
+    if (!c.tie_word_embeddings) {
+      lm_head_ = take_matrix(weights, "lm_head.weight", {c.vocab_size, D});
+    }
     if (weights.size() != 0) {
       report_invalid_argument(detail::quoted_text(weights.keys().front()) + ": unexpected key" +
                               (weights.origin().empty() ? "" : " in " + weights.origin()) +
@@ -140,7 +184,8 @@ class HybridModel {
     ScratchArena arena = region.shared();
     const Scratch s(arena, rows * D, mlp_scratch_size(rows), mixer_bytes);
     for (index_t r = 0; r < rows; ++r) {
-      std::copy_n(embeddings_.data() + tokens(r / T, r % T) * D, D, s.x + r * D);
+      embeddings_.widen(static_cast<std::size_t>(tokens(r / T, r % T) * D),
+                        static_cast<std::size_t>(D), s.x + r * D);
     }
     Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
     Cache& state = cache == nullptr ? local : *cache;
@@ -173,10 +218,9 @@ class HybridModel {
       add_delta();
     }
     norm_rows(final_norm_);
-    const std::vector<float>& head = c.tie_word_embeddings ? embeddings_ : lm_head_;
-    linear<float>(
-        normed, head.data(), nullptr,
-        MatrixMap<float>(logits.data(), rows, c.vocab_size, Eigen::OuterStride<>(c.vocab_size)));
+    const Parameter& head = c.tie_word_embeddings ? embeddings_ : lm_head_;
+    linear(normed, head, nullptr,
+           MatrixMap<float>(logits.data(), rows, c.vocab_size, Eigen::OuterStride<>(c.vocab_size)));
   }
 
   void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits,
@@ -223,11 +267,23 @@ class HybridModel {
     return bytes;
   }
 
-  /// Block i's mixer: softmax attention at the configured indices, else the SSE layer.
+  static SseSwaLayerConfig sse_swa_config(const HybridConfig& c) {
+    return SseSwaLayerConfig{c.sse_layer(), c.window_layer()};
+  }
+
+  /// Block i's mixer, by HybridConfig::mixer_kind.
   static Mixer make_mixer(const HybridConfig& c, index_t i, Weights weights) {
-    if (c.is_attention_layer(i)) {
-      return Mixer(std::in_place_type<SoftmaxAttentionLayer>, c.attention_layer(),
-                   std::move(weights));
+    const MixerKind kind = c.mixer_kind(i);
+    if (kind == MixerKind::kAttention || kind == MixerKind::kMoba) {
+      return Mixer(std::in_place_type<SoftmaxAttentionLayer>,
+                   c.attention_layer(kind == MixerKind::kMoba), std::move(weights));
+    }
+    if (kind == MixerKind::kSseSwa) {
+      if (c.linear_attn_type == "gdn") {
+        return Mixer(std::in_place_type<SseSwaLayer<GdnRule>>, sse_swa_config(c),
+                     std::move(weights));
+      }
+      return Mixer(std::in_place_type<SseSwaLayer<GlaRule>>, sse_swa_config(c), std::move(weights));
     }
     if (c.linear_attn_type == "gdn") {
       return Mixer(std::in_place_type<SseLayer<GdnRule>>, c.sse_layer(), std::move(weights));
@@ -235,9 +291,15 @@ class HybridModel {
     return Mixer(std::in_place_type<SseLayer<GlaRule>>, c.sse_layer(), std::move(weights));
   }
 
-  /// Moves parameter `key` out of `weights`, checking its shape.
+  /// Moves parameter `key` out of `weights`, checking its shape (float32 values).
   static std::vector<float> take(Weights& weights, const std::string& key,
                                  const std::vector<index_t>& shape) {
+    return take_matrix(weights, key, shape).data;
+  }
+
+  /// Moves parameter `key` out of `weights`, checking its shape (in its stored precision).
+  static Parameter take_matrix(Weights& weights, const std::string& key,
+                               const std::vector<index_t>& shape) {
     const std::string from = weights.origin().empty() ? "" : " in " + weights.origin();
     std::optional<Parameter> p = weights.take(key);
     if (!p) {
@@ -248,11 +310,12 @@ class HybridModel {
       report_invalid_argument(key + ": expected shape " + format_shape(shape) + ", got " +
                               format_shape(p->shape) + from);
     }
-    return std::move(p->data);
+    return std::move(*p);
   }
 
   HybridConfig config_;
-  std::vector<float> embeddings_, final_norm_, lm_head_;
+  Parameter embeddings_, lm_head_;  // [vocab, D], stored precision
+  std::vector<float> final_norm_;
   std::vector<Block> blocks_;
 };
 

@@ -7,10 +7,10 @@
 /// `SseLayer<Rule>` asks its policy and never tests which rule it runs, so a new rule is a new
 /// specialization here (and the rule itself).
 ///
-///   GLA: k <- softmax over each head's K channels;
+///   GLA: k <- softmax over each head's K channels (relu never applies to them);
 ///        g_i = logsigmoid(gk_proj.i.1(gk_proj.i.0(x))) / 16 per key head [rows, H*K]
 ///        (i = 0 shared, 1 partitions; gk_proj.i.0: D -> 16, gk_proj.i.1: 16 -> H*K + bias)
-///   GDN: k <- silu;  g = -exp(A_log) softplus(a_proj(x) + dt_bias) per value head [rows, HV],
+///   GDN: k <- silu (relu with sse_qk_relu);  g = -exp(A_log) softplus(a_proj(x) + dt_bias) per value head [rows, HV],
 ///        beta = sigmoid(b_proj(x)) (x2 with allow_neg_eigval); the first HV channels of
 ///        a_proj and b_proj are the shared branch's, the last HV the partitions'
 
@@ -63,8 +63,9 @@ struct LayerGates<GlaRule> {
     }
   }
 
-  /// Softmax over each of the `rows` rows of K channels of k, in place.
-  static void activate_keys(float* k, index_t rows, index_t K) noexcept {
+  /// Softmax over each of the `rows` rows of K channels of k, in place (with or without
+  /// SpikingBrain2.0's sse_qk_relu: its GLA keys stay softmax).
+  static void activate_keys(float* k, index_t rows, index_t K, bool /*qk_relu*/) noexcept {
     for (index_t r = 0; r < rows; ++r) {
       float* row = k + r * K;
       const float largest = *std::max_element(row, row + K);
@@ -108,8 +109,13 @@ struct LayerGates<GdnRule> {
     specs.push_back({"b_proj.weight", {HV2, c.hidden}});
   }
 
-  static void activate_keys(float* k, index_t rows, index_t K) noexcept {
-    for (index_t i = 0; i < rows * K; ++i) k[i] = silu(k[i]);
+  /// silu, or relu with SpikingBrain2.0's sse_qk_relu, on every key channel, in place.
+  static void activate_keys(float* k, index_t rows, index_t K, bool qk_relu) noexcept {
+    if (qk_relu) {
+      for (index_t i = 0; i < rows * K; ++i) k[i] = std::max(k[i], 0.0f);
+    } else {
+      for (index_t i = 0; i < rows * K; ++i) k[i] = silu(k[i]);
+    }
   }
 
   static void compute(const Weights& w, ConstMatrixMap<float> X, const SseLayerConfig& c,

@@ -25,13 +25,13 @@ class SwiGluMlp {
             {"down_proj.weight", {hidden, intermediate}}};
   }
 
-  /// Takes the three weights from validated `weights` (see parameters()).
-  SwiGluMlp(const Weights& weights, index_t hidden, index_t intermediate)
+  /// Moves the three weights out of validated `weights` (see parameters()).
+  SwiGluMlp(Weights weights, index_t hidden, index_t intermediate)
       : hidden_(hidden),
         intermediate_(intermediate),
-        gate_(weights.at("gate_proj.weight").data),
-        up_(weights.at("up_proj.weight").data),
-        down_(weights.at("down_proj.weight").data) {}
+        gate_(*weights.take("gate_proj.weight")),
+        up_(*weights.take("up_proj.weight")),
+        down_(*weights.take("down_proj.weight")) {}
 
   index_t hidden() const noexcept { return hidden_; }
   index_t intermediate() const noexcept { return intermediate_; }
@@ -46,19 +46,19 @@ class SwiGluMlp {
     MatrixMap<float> gate(scratch, rows, intermediate_, Eigen::OuterStride<>(intermediate_));
     MatrixMap<float> up(scratch + rows * intermediate_, rows, intermediate_,
                         Eigen::OuterStride<>(intermediate_));
-    linear<float>(x, gate_.data(), nullptr, gate);
-    linear<float>(x, up_.data(), nullptr, up);
+    linear(x, gate_, nullptr, gate);
+    linear(x, up_, nullptr, up);
     for (index_t r = 0; r < rows; ++r) {
       for (index_t c = 0; c < intermediate_; ++c) gate(r, c) = silu(gate(r, c)) * up(r, c);
     }
-    linear<float>(ConstMatrixMap<float>(gate.data(), rows, intermediate_,
+    linear(ConstMatrixMap<float>(gate.data(), rows, intermediate_,
                                         Eigen::OuterStride<>(intermediate_)),
-                  down_.data(), nullptr, y);
+           down_, nullptr, y);
   }
 
  private:
   index_t hidden_, intermediate_;
-  std::vector<float> gate_, up_, down_;
+  Parameter gate_, up_, down_;  // in their stored precision
 };
 
 }  // namespace sse

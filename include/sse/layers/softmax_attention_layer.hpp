@@ -1,27 +1,34 @@
 #pragma once
 
 /// \file
-/// `SoftmaxAttentionLayer`: the standard attention layer SSE-H interleaves with SSE layers
-/// (DESIGN.md section 4, upstream `Attention`), with upstream's parameter names:
+/// `SoftmaxAttentionLayer`: the softmax attention layers, with upstream's parameter names:
+/// SSE-H's (DESIGN.md section 4, upstream `Attention`) and SpikingBrain2.0's full attention,
+/// MoBA attention and the window branch of its SSE-SWA layers (section 4b).
 ///
-///   head_dim = D / num_heads
-///   q = x Wq^T (+ bq)            q_proj: D -> D
-///   k = x Wk^T (+ bk)            k_proj: D -> num_kv_heads * head_dim
-///   v = x Wv^T (+ bv)            v_proj: D -> num_kv_heads * head_dim   (biases if qkv_bias)
-///   q, k <- RoPE(positions)      non-interleaved halves, theta = rope_theta
-///   o = causal softmax attention (grouped-query heads, optional window)
-///   y = o Wo^T                   o_proj: D -> D
+///   hd = head_dim (SSE-H: D / num_heads)
+///   q = x Wq^T (+ bq)            q_proj: D -> HQ*hd
+///   k = x Wk^T (+ bk)            k_proj: D -> HKV*hd
+///   v = x Wv^T (+ bv)            v_proj: D -> HKV*hd   (biases if qkv_bias)
+///   q, k <- RMSNorm_hd           q_norm, k_norm (qk_norm only)
+///   q, k <- RoPE(positions)      non-interleaved halves, theta = rope_theta, float32 angles
+///   o = causal softmax attention (grouped-query heads, optional window W; MoBA on a prefill
+///       from an empty cache)
+///   y = o Wo^T                   o_proj: HQ*hd -> D
 ///
-/// Positions continue across calls through a `Cache` (the rotated keys and the values of every
-/// earlier token, per sequence).
+/// Positions continue across calls through a `Cache`. Without a window it keeps the rotated
+/// keys and values of every earlier token (it grows); with a window W it keeps only the last W
+/// (memory bounded by W). A MoBA layer attends block-sparsely only when the cache is empty;
+/// every later call is dense causal attention over the cache, as upstream.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include "sse/attention/moba_attention.hpp"
 #include "sse/attention/rope.hpp"
 #include "sse/attention/softmax_attention.hpp"
 #include "sse/core/parallel.hpp"
@@ -29,6 +36,7 @@
 #include "sse/error.hpp"
 #include "sse/layers/layer_io.hpp"
 #include "sse/layers/linear.hpp"
+#include "sse/layers/norm.hpp"
 #include "sse/layers/softmax_attention_config.hpp"
 #include "sse/layers/weights.hpp"
 
@@ -36,24 +44,31 @@ namespace sse {
 
 class SoftmaxAttentionLayer {
  public:
-  /// Keys and values of the tokens seen so far, per sequence: [B, capacity, HKV, head_dim].
+  /// Keys and values per sequence: [B, capacity, HKV, head_dim], of which the first `kept`
+  /// rows are the latest tokens' (all of them without a window, the last <= W with one).
   struct Cache {
     index_t batch = 0;
     index_t length = 0;  // tokens seen (every sequence of the batch advances together)
+    index_t kept = 0;    // tokens whose keys and values are stored
     index_t capacity = 0;
     std::vector<float> keys, values;
   };
 
   static std::vector<ParameterSpec> parameters(const SoftmaxAttentionConfig& c) {
-    const index_t D = c.hidden, KV = c.key_value_heads() * c.head_dim();
-    std::vector<ParameterSpec> specs = {{"q_proj.weight", {D, D}},
+    const index_t D = c.hidden, Q = c.heads * c.head_dim();
+    const index_t KV = c.key_value_heads() * c.head_dim();
+    std::vector<ParameterSpec> specs = {{"q_proj.weight", {Q, D}},
                                         {"k_proj.weight", {KV, D}},
                                         {"v_proj.weight", {KV, D}},
-                                        {"o_proj.weight", {D, D}}};
+                                        {"o_proj.weight", {D, Q}}};
     if (c.qkv_bias) {
-      specs.push_back({"q_proj.bias", {D}});
+      specs.push_back({"q_proj.bias", {Q}});
       specs.push_back({"k_proj.bias", {KV}});
       specs.push_back({"v_proj.bias", {KV}});
+    }
+    if (c.qk_norm) {
+      specs.push_back({"q_norm.weight", {c.head_dim()}});
+      specs.push_back({"k_norm.weight", {c.head_dim()}});
     }
     return specs;
   }
@@ -62,26 +77,34 @@ class SoftmaxAttentionLayer {
   SoftmaxAttentionLayer(const SoftmaxAttentionConfig& config, Weights weights)
       : config_(config), weights_(std::move(weights)) {
     const SoftmaxAttentionConfig& c = config_;
-    if (c.hidden < 1 || c.heads < 1 || c.hidden % c.heads != 0 || c.head_dim() % 2 != 0) {
-      report_invalid_argument("config: hidden = " + std::to_string(c.hidden) +
-                              " must split into heads = " + std::to_string(c.heads) +
-                              " of an even head_dim (rotary embedding)");
+    if (c.hidden < 1 || c.heads < 1 || (c.head == 0 && c.hidden % c.heads != 0) ||
+        c.head_dim() < 2 || c.head_dim() % 2 != 0) {
+      report_invalid_argument("config: hidden = " + std::to_string(c.hidden) + ", heads = " +
+                              std::to_string(c.heads) + ": expected heads of an even head_dim " +
+                              "(rotary embedding)");
     }
     if (c.key_value_heads() < 1 || c.heads % c.key_value_heads() != 0) {
       report_invalid_argument("config: num_kv_heads = " + std::to_string(c.key_value_heads()) +
                               " must divide num_heads = " + std::to_string(c.heads));
     }
     if (c.window < 0) report_invalid_argument("config: window must be >= 0");
+    if (c.is_moba() && (c.moba_topk < 1 || c.window != 0)) {
+      report_invalid_argument("config: MoBA needs moba_topk >= 1 and no window");
+    }
+    if (c.qk_norm && !(c.norm_eps > 0)) report_invalid_argument("config: norm_eps must be > 0");
     throw_if_error(check_parameters(weights_, parameters(c)));
   }
 
   const SoftmaxAttentionConfig& config() const noexcept { return config_; }
 
-  /// An empty cache for `batch` sequences with room for `capacity` tokens (it grows if needed).
+  /// An empty cache for `batch` sequences with room for `capacity` tokens (it grows if
+  /// needed). With a window W the room is W + kLinearDotRows whatever `capacity` says: a
+  /// prefill grows it for the call, and it shrinks back after, so between calls it holds
+  /// O(W) memory and a decode step never allocates.
   Cache make_cache(index_t batch, index_t capacity = 0) const {
     Cache cache;
     cache.batch = batch;
-    reserve(cache, capacity);
+    reserve(cache, config_.window > 0 ? window_room() : capacity);
     return cache;
   }
 
@@ -90,11 +113,11 @@ class SoftmaxAttentionLayer {
   /// for them (make_cache's capacity).
   std::size_t workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
     return detail::WorkerScratch::required_bytes(
-        0, 0, measure_scratch<Scratch>(config_, B, T, attention_workspace_size(executor)));
+        0, 0, measure_scratch<Scratch>(config_, B, T, kernel_workspace_size(B, T, executor)));
   }
 
   /// y [B,T,D] = the layer of x [B,T,D] at positions cache.length.. (0.. without a cache); the
-  /// new keys and values are appended to the cache (which grows when full).
+  /// new keys and values go into the cache.
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
     const SoftmaxAttentionConfig& c = config_;
@@ -103,50 +126,61 @@ class SoftmaxAttentionLayer {
     Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
     Cache& kv = cache == nullptr ? local : *cache;
     const index_t HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim(), rows = B * T;
-    const index_t past = kv.length, width = HKV * hd;
-    reserve(kv, past + T);
-    const std::size_t attention_bytes = attention_workspace_size(executor);
+    const index_t past = kv.length, width = HKV * hd, Q = HQ * hd;
+    const std::size_t kernel_bytes = kernel_workspace_size(B, T, executor);
     const detail::WorkerScratch region(workspace, 0, 0,
-                                       measure_scratch<Scratch>(c, B, T, attention_bytes));
+                                       measure_scratch<Scratch>(c, B, T, kernel_bytes));
     ScratchArena arena = region.shared();
-    const Scratch s(arena, c, B, T, attention_bytes);
+    const Scratch s(arena, c, B, T, kernel_bytes);
 
     const ConstMatrixMap<float> X(x.data(), rows, D, Eigen::OuterStride<>(D));
-    auto bias = [&](std::string_view key) {
-      return c.qkv_bias ? weights_.at(key).data.data() : nullptr;
-    };
-    linear<float>(X, weights_.at("q_proj.weight").data.data(), bias("q_proj.bias"),
-                  MatrixMap<float>(s.q, rows, D, Eigen::OuterStride<>(D)));
-    linear<float>(X, weights_.at("k_proj.weight").data.data(), bias("k_proj.bias"),
-                  MatrixMap<float>(s.k, rows, width, Eigen::OuterStride<>(width)));
-    linear<float>(X, weights_.at("v_proj.weight").data.data(), bias("v_proj.bias"),
-                  MatrixMap<float>(s.v, rows, width, Eigen::OuterStride<>(width)));
+    auto bias = [&](std::string_view key) { return c.qkv_bias ? key : std::string_view{}; };
+    detail::project(weights_, "q_proj.weight", X, s.q, Q, bias("q_proj.bias"));
+    detail::project(weights_, "k_proj.weight", X, s.k, width, bias("k_proj.bias"));
+    detail::project(weights_, "v_proj.weight", X, s.v, width, bias("v_proj.bias"));
+    if (c.qk_norm) {  // per head, before the rotation
+      const auto eps = static_cast<float>(c.norm_eps);
+      for (const auto& [t, heads, key] : {std::tuple{s.q, HQ, "q_norm.weight"},
+                                          std::tuple{s.k, HKV, "k_norm.weight"}}) {
+        const float* weight = weights_.at(key).data.data();
+        for (index_t r = 0; r < rows * heads; ++r) {
+          rms_norm_row(t + r * hd, weight, eps, t + r * hd, static_cast<std::size_t>(hd));
+        }
+      }
+    }
     std::fill_n(s.positions, B, past);
     const TensorView<const std::int64_t, 1> positions{s.positions, {B}};
     apply_rope(TensorView<float, 4>{s.q, {B, T, HQ, hd}}, positions, c.rope_theta);
     apply_rope(TensorView<float, 4>{s.k, {B, T, HKV, hd}}, positions, c.rope_theta);
 
-    // Append to the cache: token t of row b at position past + t.
-    for (index_t b = 0; b < B; ++b) {
-      const index_t to = (b * kv.capacity + past) * width;
-      std::copy_n(s.k + b * T * width, T * width, kv.keys.data() + to);
-      std::copy_n(s.v + b * T * width, T * width, kv.values.data() + to);
-    }
-    kv.length = past + T;
-
+    const TensorView<float, 4> o{s.o, {B, T, HQ, hd}};
     SoftmaxAttentionInputs<float> in;
     in.q = {s.q, {B, T, HQ, hd}};
-    const Extents<4> cache_strides{kv.capacity * width, width, hd, 1};
-    in.k = {kv.keys.data(), {B, kv.length, HKV, hd}, cache_strides};
-    in.v = {kv.values.data(), {B, kv.length, HKV, hd}, cache_strides};
-    in.offsets = positions;
-    SoftmaxAttentionOptions options;
-    options.window = c.window;
-    softmax_attention(in, TensorView<float, 4>{s.o, {B, T, HQ, hd}}, options, executor,
-                      Workspace(s.attention, attention_bytes));
-    linear<float>(ConstMatrixMap<float>(s.o, rows, D, Eigen::OuterStride<>(D)),
-                  weights_.at("o_proj.weight").data.data(), nullptr,
-                  MatrixMap<float>(y.data(), rows, D, Eigen::OuterStride<>(D)));
+    if (c.is_moba() && past == 0) {  // MoBA: a prefill on an empty cache
+      in.k = {s.k, {B, T, HKV, hd}};
+      in.v = {s.v, {B, T, HKV, hd}};
+      moba_attention(in, o, moba_options(), executor, Workspace(s.kernel, kernel_bytes));
+      append(kv, s.k, s.v, T);
+    } else {
+      // The keys the new tokens see: the kept ones, then the new ones, in the cache.
+      reserve(kv, kv.kept + T);
+      const index_t before = kv.kept;
+      append(kv, s.k, s.v, T);
+      const Extents<4> cache_strides{kv.capacity * width, width, hd, 1};
+      in.k = {kv.keys.data(), {B, kv.kept, HKV, hd}, cache_strides};
+      in.v = {kv.values.data(), {B, kv.kept, HKV, hd}, cache_strides};
+      std::fill_n(s.positions, B, before);  // row offsets inside the cache
+      in.offsets = positions;
+      SoftmaxAttentionOptions options;
+      options.window = c.window;
+      softmax_attention(in, o, options, executor, Workspace(s.kernel, kernel_bytes));
+    }
+    kv.length = past + T;
+    if (c.window > 0) {
+      drop_oldest(kv, kv.kept - std::min(kv.kept, c.window));
+      if (kv.capacity > window_room()) set_capacity(kv, window_room());
+    }
+    detail::project(weights_, "o_proj.weight", detail::rows_of(s.o, rows, Q), y.data(), D);
   }
 
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
@@ -157,38 +191,86 @@ class SoftmaxAttentionLayer {
  private:
   /// The activations of one forward over B x T tokens, carved from one arena.
   struct Scratch {
-    float *q, *o;             // [B*T, D]
+    float *q, *o;             // [B*T, HQ*head_dim]
     float *k, *v;             // [B*T, HKV*head_dim]
-    std::int64_t* positions;  // [B]: the position of each row's first new token
-    std::byte* attention;     // the attention kernel's workspace
+    std::int64_t* positions;  // [B]
+    std::byte* kernel;        // the attention kernel's workspace
 
     Scratch(ScratchArena& arena, const SoftmaxAttentionConfig& c, index_t B, index_t T,
-            std::size_t attention_bytes) {
+            std::size_t kernel_bytes) {
       const auto rows = static_cast<std::size_t>(B * T);
       const auto width = static_cast<std::size_t>(c.key_value_heads() * c.head_dim());
-      q = arena.take<float>(rows * c.hidden), o = arena.take<float>(rows * c.hidden);
+      const auto query_width = static_cast<std::size_t>(c.heads * c.head_dim());
+      q = arena.take<float>(rows * query_width), o = arena.take<float>(rows * query_width);
       k = arena.take<float>(rows * width), v = arena.take<float>(rows * width);
       positions = arena.take<std::int64_t>(static_cast<std::size_t>(B));
-      attention = arena.take<std::byte>(attention_bytes);
+      kernel = arena.take<std::byte>(kernel_bytes);
     }
   };
 
-  /// The attention kernel's workspace: it depends only on the head size and the executor.
-  std::size_t attention_workspace_size(const Executor& executor) const noexcept {
-    SoftmaxAttentionInputs<float> shapes;
-    shapes.v = {nullptr, {1, 1, 1, config_.head_dim()}};
-    return softmax_attention_workspace_size(shapes, executor);
+  MobaOptions moba_options() const noexcept {
+    MobaOptions options;
+    options.chunk_size = config_.moba_chunk_size;
+    options.topk = config_.moba_topk;
+    return options;
   }
+
+  /// The attention kernel's workspace: the dense kernel's depends only on the head size and
+  /// the executor; MoBA's on the prefill's length too.
+  std::size_t kernel_workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
+    const index_t hd = config_.head_dim(), HQ = config_.heads, HKV = config_.key_value_heads();
+    SoftmaxAttentionInputs<float> shapes;
+    shapes.q = {nullptr, {B, T, HQ, hd}};
+    shapes.k = {nullptr, {B, T, HKV, hd}};
+    shapes.v = {nullptr, {B, T, HKV, hd}};
+    std::size_t bytes = softmax_attention_workspace_size(shapes, executor);
+    if (config_.is_moba()) {
+      bytes = std::max(bytes, moba_attention_workspace_size(shapes, moba_options(), executor));
+    }
+    return bytes;
+  }
+
+  /// Appends the T new tokens' keys and values (rows of k, v [B*T, HKV*hd]) after the kept
+  /// ones; the cache has room.
+  void append(Cache& kv, const float* k, const float* v, index_t T) const {
+    reserve(kv, kv.kept + T);
+    const index_t width = config_.key_value_heads() * config_.head_dim();
+    for (index_t b = 0; b < kv.batch; ++b) {
+      const index_t to = (b * kv.capacity + kv.kept) * width;
+      std::copy_n(k + b * T * width, T * width, kv.keys.data() + to);
+      std::copy_n(v + b * T * width, T * width, kv.values.data() + to);
+    }
+    kv.kept += T;
+  }
+
+  /// Forgets the `count` oldest kept tokens (a window's cache keeps the last W).
+  void drop_oldest(Cache& kv, index_t count) const {
+    if (count <= 0) return;
+    const index_t width = config_.key_value_heads() * config_.head_dim();
+    for (std::vector<float>* data : {&kv.keys, &kv.values}) {
+      for (index_t b = 0; b < kv.batch; ++b) {
+        float* row = data->data() + b * kv.capacity * width;
+        std::copy(row + count * width, row + kv.kept * width, row);
+      }
+    }
+    kv.kept -= count;
+  }
+
+  /// The rows a window's cache keeps between calls: W and a decode step's tokens.
+  index_t window_room() const noexcept { return config_.window + kLinearDotRows; }
 
   /// Grows `cache` to hold at least `tokens` tokens per sequence (doubling), keeping its data.
   void reserve(Cache& cache, index_t tokens) const {
-    if (tokens <= cache.capacity) return;
-    const index_t capacity = std::max(tokens, 2 * cache.capacity);
+    if (tokens > cache.capacity) set_capacity(cache, std::max(tokens, 2 * cache.capacity));
+  }
+
+  /// Reallocates `cache` with room for `capacity` >= kept tokens, keeping its data.
+  void set_capacity(Cache& cache, index_t capacity) const {
     const index_t width = config_.key_value_heads() * config_.head_dim();
     for (std::vector<float>* data : {&cache.keys, &cache.values}) {
       std::vector<float> grown(static_cast<std::size_t>(cache.batch * capacity * width));
       for (index_t b = 0; b < cache.batch; ++b) {
-        std::copy_n(data->begin() + b * cache.capacity * width, cache.length * width,
+        std::copy_n(data->begin() + b * cache.capacity * width, cache.kept * width,
                     grown.begin() + b * capacity * width);
       }
       data->swap(grown);

@@ -11,6 +11,8 @@
 ///   short conv on q1, k1 (optional, after q2, k2)    {q,k}_conv1d_shared.weight [H*K,1,W]
 ///   q1, q2, v <- silu;  k1, k2 <- softmax over K (GLA) or silu (GDN)     (per rule:
 ///                                                              layers/layer_gates.hpp)
+///   (SpikingBrain2.0's SSE branch, section 4b: qk_relu puts relu in place of silu on q1, q2
+///   and GDN's keys; qkv_bias adds biases to q_proj, k_proj, v_proj)
 ///   GLA: g_i = logsigmoid(gk_proj.i.1(gk_proj.i.0(x))) / 16       (i = 0 shared, 1 partitions)
 ///   GDN: g = -exp(A_log) softplus(a_proj(x) + dt_bias), beta = sigmoid(b_proj(x)) (x2)
 ///   value head j uses q/k head j / (HV/H)
@@ -110,6 +112,11 @@ class SseLayer {
         {"lora_k_proj.0.weight", {V, D}}, {"lora_k_proj.1.weight", {HK, V}},
         {"v_proj.weight", {HV * V, D}},   {"e_proj.weight", {c.partitions, D}},
         {"o_norm.weight", {V}},           {"o_proj.weight", {D, HV * V}}};
+    if (c.qkv_bias) {
+      specs.push_back({"q_proj.bias", {HK}});
+      specs.push_back({"k_proj.bias", {HK}});
+      specs.push_back({"v_proj.bias", {HV * V}});
+    }
     Gates::add_parameters(c, specs);
     if (c.use_output_gate) {
       specs.push_back({"g_proj.0.weight", {V, D}});
@@ -186,14 +193,15 @@ class SseLayer {
     const Scratch s(arena, c, B, T, attention_bytes);
 
     // Projections.
-    detail::project(w, "q_proj.weight", X, s.q1, HK);
-    detail::project(w, "k_proj.weight", X, s.k1, HK);
+    auto bias = [&](std::string_view key) { return c.qkv_bias ? key : std::string_view{}; };
+    detail::project(w, "q_proj.weight", X, s.q1, HK, bias("q_proj.bias"));
+    detail::project(w, "k_proj.weight", X, s.k1, HK, bias("k_proj.bias"));
     detail::project(w, "lora_q_proj.0.weight", X, s.low, V);
     detail::project(w, "lora_q_proj.1.weight", detail::rows_of(s.low, rows, V), s.q2, HK);
     detail::project(w, "lora_k_proj.0.weight", X, s.low, V);
     detail::project(w, "lora_k_proj.1.weight", detail::rows_of(s.low, rows, V), s.k2, HK);
     for (index_t i = 0; i < rows * HK; ++i) s.q2[i] += s.q1[i], s.k2[i] += s.k1[i];
-    detail::project(w, "v_proj.weight", X, s.v, HV * V);
+    detail::project(w, "v_proj.weight", X, s.v, HV * V, bias("v_proj.bias"));
     detail::project(w, "e_proj.weight", X, s.eta, N);
     if (c.use_short_conv) {  // q1 and k1 only, after q2 and k2 were formed
       float* q_history = cache != nullptr ? cache->q_conv.data() : s.q_history;
@@ -210,10 +218,14 @@ class SseLayer {
 
     // Activations.
     for (float* q : {s.q1, s.q2}) {
-      for (index_t i = 0; i < rows * HK; ++i) q[i] = silu(q[i]);
+      if (c.qk_relu) {
+        for (index_t i = 0; i < rows * HK; ++i) q[i] = std::max(q[i], 0.0f);
+      } else {
+        for (index_t i = 0; i < rows * HK; ++i) q[i] = silu(q[i]);
+      }
     }
     for (index_t i = 0; i < rows * HV * V; ++i) s.v[i] = silu(s.v[i]);
-    for (float* k : {s.k1, s.k2}) Gates::activate_keys(k, rows * H, K);
+    for (float* k : {s.k1, s.k2}) Gates::activate_keys(k, rows * H, K, c.qk_relu);
 
     // Gates (the rule's policy, layers/layer_gates.hpp).
     Gates::compute(w, X, c, s.gate_scratch, {s.g1, s.g2, s.beta1, s.beta2});

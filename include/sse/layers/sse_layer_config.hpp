@@ -22,6 +22,10 @@ struct SseLayerConfig {
   index_t conv_size = 4;
   bool allow_neg_eigval = false;
   double norm_eps = 1e-5;
+  /// SpikingBrain2.0's SSE branch (DESIGN.md section 4b): relu instead of silu on q1, q2 (and
+  /// on GDN's keys), and biases on q_proj, k_proj, v_proj (`attn.qkv_bias`, GLA only).
+  bool qk_relu = false;
+  bool qkv_bias = false;
   Path path = Path::kAuto;
   Mode mode = Mode::kAuto;
 

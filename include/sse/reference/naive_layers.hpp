@@ -35,11 +35,12 @@ inline std::vector<double> project(const Weights& w, const std::string& key,
                                    const std::string& bias = "") {
   const Parameter& p = w.at(key);
   const index_t out = p.shape[0], in = p.shape[1];
+  const std::vector<float> weight = p.to_float32();  // the stored values, any precision
   std::vector<double> y(static_cast<std::size_t>(rows * out), 0.0);
   for (index_t r = 0; r < rows; ++r) {
     for (index_t o = 0; o < out; ++o) {
       double sum = bias.empty() ? 0.0 : double(w.at(bias).data[o]);
-      for (index_t i = 0; i < in; ++i) sum += x[r * in + i] * double(p.data[o * in + i]);
+      for (index_t i = 0; i < in; ++i) sum += x[r * in + i] * double(weight[o * in + i]);
       y[r * out + o] = sum;
     }
   }
@@ -125,14 +126,14 @@ std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
   const index_t W = c.conv_size, group = HV / H;
   using detail::project;
 
-  std::vector<double> q1 = project(w, "q_proj.weight", x, rows);
-  std::vector<double> k1 = project(w, "k_proj.weight", x, rows);
+  std::vector<double> q1 = project(w, "q_proj.weight", x, rows, c.qkv_bias ? "q_proj.bias" : "");
+  std::vector<double> k1 = project(w, "k_proj.weight", x, rows, c.qkv_bias ? "k_proj.bias" : "");
   std::vector<double> q2 =
       project(w, "lora_q_proj.1.weight", project(w, "lora_q_proj.0.weight", x, rows), rows);
   std::vector<double> k2 =
       project(w, "lora_k_proj.1.weight", project(w, "lora_k_proj.0.weight", x, rows), rows);
   for (std::size_t i = 0; i < q2.size(); ++i) q2[i] += q1[i], k2[i] += k1[i];
-  std::vector<double> v = project(w, "v_proj.weight", x, rows);
+  std::vector<double> v = project(w, "v_proj.weight", x, rows, c.qkv_bias ? "v_proj.bias" : "");
   const std::vector<double> eta_d = project(w, "e_proj.weight", x, rows);
 
   if (c.use_short_conv) {  // y[t] = sum_j w[c, j] x[t - (W-1) + j], history before t = 0
@@ -174,11 +175,19 @@ std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
     }
   }
 
-  for (std::vector<double>* t : {&q1, &q2, &v}) {
-    for (double& e : *t) e = detail::silu(e);
+  // SpikingBrain2.0's sse_qk_relu: relu in place of silu on q (and on GDN's keys).
+  for (std::vector<double>* t : {&q1, &q2}) {
+    for (double& e : *t) e = c.qk_relu ? std::max(e, 0.0) : detail::silu(e);
   }
+  for (double& e : v) e = detail::silu(e);
   for (std::vector<double>* t : {&k1, &k2}) {
-    for (index_t r = 0; r < rows * H; ++r) detail::activate_key(Rule{}, t->data() + r * K, K);
+    for (index_t r = 0; r < rows * H; ++r) {
+      if (c.qk_relu && !Rule::kPerKeyDecay) {  // GDN; GLA's keys stay softmax
+        for (index_t i = 0; i < K; ++i) (*t)[r * K + i] = std::max((*t)[r * K + i], 0.0);
+      } else {
+        detail::activate_key(Rule{}, t->data() + r * K, K);
+      }
+    }
   }
 
   // Gates, then everything per value head j (q/k head j / group).
@@ -234,25 +243,47 @@ std::vector<double> sse_layer(const SseLayerConfig& c, const Weights& w,
   return project(w, "o_proj.weight", o, rows);
 }
 
-/// y [B,T,D] of the softmax attention layer for x [B,T,D] at positions 0..T-1: projections,
+/// The rotation angle of RoPE for position p and pair i of a head of size hd, as DESIGN.md
+/// section 4b defines it (upstream's float32 forms): inv_freq = 1 / theta^(2i/hd) in float32,
+/// angle = float32(p * inv_freq).
+inline double rope_angle(double theta, index_t position, index_t i, index_t hd) {
+  const float exponent = float(2 * i) / float(hd);
+  const float inv_freq = 1.0f / float(std::pow(double(float(theta)), double(exponent)));
+  return double(float(position) * inv_freq);
+}
+
+/// y [B,T,D] of the softmax attention layer (SSE-H's, or SpikingBrain2.0's full, MoBA or
+/// window attention) for x [B,T,D] at positions 0..T-1: projections, q/k RMSNorm (qk_norm),
 /// rotary embedding, causal (windowed) softmax over the visible keys, o_proj; plain loops.
+/// A MoBA layer treats tokens [0, moba_prompt) as its prefill from an empty cache (block-sparse
+/// among themselves) and every later token as a decode step (dense over all earlier keys);
+/// moba_prompt < 0 means all T tokens are the prefill.
 inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig& c,
                                                    const Weights& w, const std::vector<double>& x,
-                                                   index_t B, index_t T) {
-  const index_t D = c.hidden, HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim();
+                                                   index_t B, index_t T, index_t moba_prompt = -1) {
+  const index_t HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim();
   const index_t rows = B * T, half = hd / 2, group = HQ / HKV;
+  const index_t prompt = moba_prompt < 0 ? T : moba_prompt;
   using detail::project;
   std::vector<double> q = project(w, "q_proj.weight", x, rows, c.qkv_bias ? "q_proj.bias" : "");
   std::vector<double> k = project(w, "k_proj.weight", x, rows, c.qkv_bias ? "k_proj.bias" : "");
   const std::vector<double> v =
       project(w, "v_proj.weight", x, rows, c.qkv_bias ? "v_proj.bias" : "");
+  auto normalise = [&](std::vector<double>& t, const char* key) {
+    for (std::size_t r = 0; r < t.size() / std::size_t(hd); ++r) {
+      double ms = 0;
+      for (index_t i = 0; i < hd; ++i) ms += t[r * hd + i] * t[r * hd + i];
+      const double inv = 1.0 / std::sqrt(ms / double(hd) + c.norm_eps);
+      for (index_t i = 0; i < hd; ++i) t[r * hd + i] *= inv * double(w.at(key).data[i]);
+    }
+  };
+  if (c.qk_norm) normalise(q, "q_norm.weight"), normalise(k, "k_norm.weight");
   auto rotate = [&](std::vector<double>& t, index_t heads) {
     for (index_t r = 0; r < rows; ++r) {
-      const double position = double(r % T);
       for (index_t h = 0; h < heads; ++h) {
         double* row = t.data() + (r * heads + h) * hd;
         for (index_t i = 0; i < half; ++i) {
-          const double angle = position * std::pow(c.rope_theta, -2.0 * double(i) / double(hd));
+          const double angle = rope_angle(c.rope_theta, r % T, i, hd);
           const double x1 = row[i], x2 = row[i + half];
           row[i] = x1 * std::cos(angle) - x2 * std::sin(angle);
           row[i + half] = x2 * std::cos(angle) + x1 * std::sin(angle);
@@ -262,28 +293,55 @@ inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig&
   };
   rotate(q, HQ);
   rotate(k, HKV);
-  std::vector<double> o(static_cast<std::size_t>(rows * D), 0.0);
+  auto dot = [&](index_t b, index_t t, index_t h, index_t j, index_t kv) {
+    double sum = 0;
+    for (index_t i = 0; i < hd; ++i) {
+      sum += q[((b * T + t) * HQ + h) * hd + i] * k[((b * T + j) * HKV + kv) * hd + i];
+    }
+    return sum;
+  };
+  std::vector<double> o(static_cast<std::size_t>(rows * HQ * hd), 0.0);
   const double scale = 1.0 / std::sqrt(double(hd));
+  const index_t C = c.moba_chunk_size;
   for (index_t b = 0; b < B; ++b) {
     for (index_t t = 0; t < T; ++t) {
-      const index_t first = c.window > 0 ? std::max<index_t>(0, t - c.window + 1) : 0;
       for (index_t h = 0; h < HQ; ++h) {
         const index_t kv = h / group;
-        std::vector<double> p(static_cast<std::size_t>(t + 1 - first));
-        double largest = -1e300, sum = 0;
-        for (index_t j = first; j <= t; ++j) {
-          double dot = 0;
-          for (index_t i = 0; i < hd; ++i) {
-            dot += q[((b * T + t) * HQ + h) * hd + i] * k[((b * T + j) * HKV + kv) * hd + i];
-          }
-          p[j - first] = dot * scale;
-          largest = std::max(largest, dot * scale);
+        // The keys query t sees: causal, within the window, and for a MoBA prefill token only
+        // those of the blocks it chose.
+        std::vector<bool> visible(static_cast<std::size_t>(t + 1), true);
+        if (c.window > 0) {
+          for (index_t j = 0; j + c.window <= t; ++j) visible[j] = false;
         }
-        for (double& e : p) sum += (e = std::exp(e - largest));
-        for (index_t j = first; j <= t; ++j) {
+        if (c.is_moba() && t < prompt) {
+          const index_t own = t / C, blocks = (prompt + C - 1) / C;
+          std::vector<double> gate(static_cast<std::size_t>(blocks), 0.0);
+          for (index_t j = 0; j < own; ++j) {  // q . mean of block j's keys
+            const index_t first = j * C, last = std::min(prompt, first + C);
+            for (index_t s = first; s < last; ++s) gate[j] += dot(b, t, h, s, kv);
+            gate[j] /= double(last - first);
+          }
+          std::vector<bool> chosen(static_cast<std::size_t>(blocks), false);
+          chosen[own] = true;
+          for (index_t pick = 0; pick < std::min(c.moba_topk - 1, own); ++pick) {
+            index_t best = -1;
+            for (index_t j = 0; j < own; ++j) {
+              if (!chosen[j] && (best < 0 || gate[j] > gate[best])) best = j;
+            }
+            chosen[best] = true;
+          }
+          for (index_t j = 0; j <= t; ++j) visible[j] = visible[j] && chosen[j / C];
+        }
+        std::vector<double> p(static_cast<std::size_t>(t + 1), 0.0);
+        double largest = -1e300, sum = 0;
+        for (index_t j = 0; j <= t; ++j) {
+          if (visible[j]) largest = std::max(largest, p[j] = dot(b, t, h, j, kv) * scale);
+        }
+        for (index_t j = 0; j <= t; ++j) sum += visible[j] ? (p[j] = std::exp(p[j] - largest)) : 0;
+        for (index_t j = 0; j <= t; ++j) {
+          if (!visible[j]) continue;
           for (index_t i = 0; i < hd; ++i) {
-            o[((b * T + t) * HQ + h) * hd + i] +=
-                p[j - first] / sum * v[((b * T + j) * HKV + kv) * hd + i];
+            o[((b * T + t) * HQ + h) * hd + i] += p[j] / sum * v[((b * T + j) * HKV + kv) * hd + i];
           }
         }
       }
