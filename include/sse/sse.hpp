@@ -50,6 +50,7 @@
 #include "sse/layers/linear.hpp"
 #include "sse/layers/mlp.hpp"
 #include "sse/layers/norm.hpp"
+#include "sse/layers/random_checkpoint.hpp"
 #include "sse/layers/softmax_attention_config.hpp"
 #include "sse/layers/softmax_attention_layer.hpp"
 #include "sse/layers/sse_layer.hpp"

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -79,6 +80,27 @@ inline float half_to_float(std::uint16_t h) noexcept {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
+}
+
+/// float -> IEEE half, rounded to nearest even (overflow to infinity, NaN stays NaN).
+inline std::uint16_t float_to_half(float f) noexcept {
+  std::uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+  const std::uint32_t magnitude = x & 0x7FFFFFFFu;
+  if (magnitude >= 0x7F800000u) {  // inf or NaN
+    return static_cast<std::uint16_t>(sign | (magnitude > 0x7F800000u ? 0x7E00u : 0x7C00u));
+  }
+  if (magnitude >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // >= 65520
+  if (magnitude < 0x38800000u) {  // below 2^-14: a half subnormal, in units of 2^-24
+    float a;
+    std::memcpy(&a, &magnitude, sizeof a);
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(a * 16777216.0f)));
+  }
+  std::uint32_t h = (((magnitude >> 23) - 112u) << 10) | ((magnitude & 0x7FFFFFu) >> 13);
+  const std::uint32_t rest = magnitude & 0x1FFFu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u) != 0)) ++h;  // a carry moves the exponent
+  return static_cast<std::uint16_t>(sign | h);
 }
 
 inline Status parse_tensor_entry(const std::string& name, const nlohmann::json& value,
@@ -295,6 +317,92 @@ inline std::vector<float> SafetensorsFile::to_float32(const std::string& name) c
   }
   return out;
 }
+
+/// A tensor SafetensorsWriter writes: its name, shape and the dtype it is stored in.
+struct TensorHeader {
+  std::string name;
+  std::vector<index_t> shape;
+  TensorDType dtype = TensorDType::kF32;
+};
+
+/// Writes a safetensors file tensor by tensor: the header (every tensor's name, dtype, shape
+/// and offsets, in the given order) first, then the values of each tensor in that order,
+/// converted from float32 (BF16 and F16 round to nearest even) and written in as many pieces
+/// as the caller likes, so a multi-gigabyte shard is never in memory. `finish` checks that
+/// every value was written; a writer destroyed before that leaves a file `finish` would
+/// have refused (the caller removes it).
+class SafetensorsWriter {
+ public:
+  /// Throws sse::invalid_argument "<path>: cannot write file".
+  SafetensorsWriter(const std::string& path, std::vector<TensorHeader> tensors,
+                    const std::map<std::string, std::string>& metadata = {})
+      : path_(path), tensors_(std::move(tensors)), file_(path, std::ios::binary | std::ios::trunc) {
+    nlohmann::json header = nlohmann::json::object();
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::size_t offset = 0;
+    for (const TensorHeader& t : tensors_) {
+      const std::size_t bytes =
+          static_cast<std::size_t>(element_count(t.shape)) * tensor_dtype_size(t.dtype);
+      const char* dtype = t.dtype == TensorDType::kF32    ? "F32"
+                          : t.dtype == TensorDType::kBF16 ? "BF16"
+                                                          : "F16";
+      header[t.name] = {{"dtype", dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+      offset += bytes;
+    }
+    std::string text = header.dump();
+    text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
+    char length[8];
+    std::uint64_t n = text.size();
+    for (char& byte : length) byte = static_cast<char>(n & 0xFF), n >>= 8;
+    file_.write(length, 8);
+    file_.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!file_) report_invalid_argument(path_ + ": cannot write file");
+    remaining_ = tensors_.empty() ? 0 : static_cast<std::size_t>(element_count(tensors_[0].shape));
+  }
+
+  /// Appends `n` values to the tensors, in order (a call may end one tensor and start the
+  /// next). Throws past the last value or on a write error.
+  void write(const float* values, std::size_t n) {
+    while (n > 0) {
+      while (remaining_ == 0) {
+        if (++current_ >= tensors_.size()) report_invalid_argument(path_ + ": more values than tensors");
+        remaining_ = static_cast<std::size_t>(element_count(tensors_[current_].shape));
+      }
+      const std::size_t take = std::min(n, remaining_);
+      const TensorDType dtype = tensors_[current_].dtype;
+      if (dtype == TensorDType::kF32) {
+        file_.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(4 * take));
+      } else {
+        words_.resize(take);
+        for (std::size_t i = 0; i < take; ++i) {
+          words_[i] = dtype == TensorDType::kBF16 ? bfloat16::from_float(values[i]).bits
+                                                  : detail::float_to_half(values[i]);
+        }
+        file_.write(reinterpret_cast<const char*>(words_.data()),
+                    static_cast<std::streamsize>(2 * take));
+      }
+      if (!file_) report_invalid_argument(path_ + ": cannot write file");
+      values += take, n -= take, remaining_ -= take;
+    }
+  }
+
+  /// Checks that every value was written and closes the file.
+  void finish() {
+    while (remaining_ == 0 && current_ + 1 < tensors_.size()) {
+      remaining_ = static_cast<std::size_t>(element_count(tensors_[++current_].shape));
+    }
+    if (remaining_ != 0) report_invalid_argument(path_ + ": not every tensor was written");
+    file_.close();
+    if (!file_) report_invalid_argument(path_ + ": cannot write file");
+  }
+
+ private:
+  std::string path_;
+  std::vector<TensorHeader> tensors_;
+  std::ofstream file_;
+  std::size_t current_ = 0, remaining_ = 0;
+  std::vector<std::uint16_t> words_;
+};
 
 /// A float32 tensor to write.
 struct NamedTensor {

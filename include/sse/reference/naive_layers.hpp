@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "sse/layers/softmax_attention_config.hpp"
 #include "sse/layers/sse_layer_config.hpp"
 #include "sse/layers/weights.hpp"
+#include "sse/reference/naive_attention.hpp"
 #include "sse/reference/naive_sse.hpp"
 #include "sse/rules/gdn.hpp"
 #include "sse/rules/gla.hpp"
@@ -262,7 +264,7 @@ inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig&
                                                    const Weights& w, const std::vector<double>& x,
                                                    index_t B, index_t T, index_t moba_prompt = -1) {
   const index_t HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim();
-  const index_t rows = B * T, half = hd / 2, group = HQ / HKV;
+  const index_t rows = B * T, half = hd / 2;
   const index_t prompt = moba_prompt < 0 ? T : moba_prompt;
   using detail::project;
   std::vector<double> q = project(w, "q_proj.weight", x, rows, c.qkv_bias ? "q_proj.bias" : "");
@@ -293,58 +295,34 @@ inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig&
   };
   rotate(q, HQ);
   rotate(k, HKV);
-  auto dot = [&](index_t b, index_t t, index_t h, index_t j, index_t kv) {
-    double sum = 0;
-    for (index_t i = 0; i < hd; ++i) {
-      sum += q[((b * T + t) * HQ + h) * hd + i] * k[((b * T + j) * HKV + kv) * hd + i];
-    }
-    return sum;
-  };
+  // The attention: MoBA over the prompt tokens (their prefill), dense causal (windowed)
+  // attention for every other query over all earlier keys.
   std::vector<double> o(static_cast<std::size_t>(rows * HQ * hd), 0.0);
-  const double scale = 1.0 / std::sqrt(double(hd));
-  const index_t C = c.moba_chunk_size;
-  for (index_t b = 0; b < B; ++b) {
-    for (index_t t = 0; t < T; ++t) {
-      for (index_t h = 0; h < HQ; ++h) {
-        const index_t kv = h / group;
-        // The keys query t sees: causal, within the window, and for a MoBA prefill token only
-        // those of the blocks it chose.
-        std::vector<bool> visible(static_cast<std::size_t>(t + 1), true);
-        if (c.window > 0) {
-          for (index_t j = 0; j + c.window <= t; ++j) visible[j] = false;
-        }
-        if (c.is_moba() && t < prompt) {
-          const index_t own = t / C, blocks = (prompt + C - 1) / C;
-          std::vector<double> gate(static_cast<std::size_t>(blocks), 0.0);
-          for (index_t j = 0; j < own; ++j) {  // q . mean of block j's keys
-            const index_t first = j * C, last = std::min(prompt, first + C);
-            for (index_t s = first; s < last; ++s) gate[j] += dot(b, t, h, s, kv);
-            gate[j] /= double(last - first);
-          }
-          std::vector<bool> chosen(static_cast<std::size_t>(blocks), false);
-          chosen[own] = true;
-          for (index_t pick = 0; pick < std::min(c.moba_topk - 1, own); ++pick) {
-            index_t best = -1;
-            for (index_t j = 0; j < own; ++j) {
-              if (!chosen[j] && (best < 0 || gate[j] > gate[best])) best = j;
-            }
-            chosen[best] = true;
-          }
-          for (index_t j = 0; j <= t; ++j) visible[j] = visible[j] && chosen[j / C];
-        }
-        std::vector<double> p(static_cast<std::size_t>(t + 1), 0.0);
-        double largest = -1e300, sum = 0;
-        for (index_t j = 0; j <= t; ++j) {
-          if (visible[j]) largest = std::max(largest, p[j] = dot(b, t, h, j, kv) * scale);
-        }
-        for (index_t j = 0; j <= t; ++j) sum += visible[j] ? (p[j] = std::exp(p[j] - largest)) : 0;
-        for (index_t j = 0; j <= t; ++j) {
-          if (!visible[j]) continue;
-          for (index_t i = 0; i < hd; ++i) {
-            o[((b * T + t) * HQ + h) * hd + i] += p[j] / sum * v[((b * T + j) * HKV + kv) * hd + i];
-          }
-        }
-      }
+  const Extents<4> q_strides{T * HQ * hd, HQ * hd, hd, 1}, kv_strides{T * HKV * hd, HKV * hd, hd, 1};
+  const index_t dense_from = c.is_moba() ? prompt : 0;
+  if (c.is_moba() && prompt > 0) {
+    SoftmaxAttentionInputs<double> in;
+    in.q = {q.data(), {B, prompt, HQ, hd}, q_strides};
+    in.k = {k.data(), {B, prompt, HKV, hd}, kv_strides};
+    in.v = {v.data(), {B, prompt, HKV, hd}, kv_strides};
+    const std::vector<double> part = moba_attention(in, c.moba_chunk_size, c.moba_topk);
+    for (index_t b = 0; b < B; ++b) {
+      std::copy_n(part.begin() + b * prompt * HQ * hd, prompt * HQ * hd, o.begin() + b * T * HQ * hd);
+    }
+  }
+  if (dense_from < T) {
+    std::vector<std::int64_t> offsets(static_cast<std::size_t>(B), dense_from);
+    SoftmaxAttentionInputs<double> in;
+    in.q = {q.data() + dense_from * HQ * hd, {B, T - dense_from, HQ, hd}, q_strides};
+    in.k = {k.data(), {B, T, HKV, hd}, kv_strides};
+    in.v = {v.data(), {B, T, HKV, hd}, kv_strides};
+    in.offsets = {offsets.data(), {B}};
+    SoftmaxAttentionOptions options;
+    options.window = c.window;
+    const std::vector<double> part = softmax_attention(in, options);
+    const index_t n = (T - dense_from) * HQ * hd;
+    for (index_t b = 0; b < B; ++b) {
+      std::copy_n(part.begin() + b * n, n, o.begin() + (b * T + dense_from) * HQ * hd);
     }
   }
   return project(w, "o_proj.weight", o, rows);
