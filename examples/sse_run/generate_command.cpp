@@ -1,4 +1,5 @@
-// `sse-run generate`: an SSE-H model (DESIGN.md sections 4 and 6; the usage text below). The
+// `sse-run generate`: an SSE-H or SpikingBrain2.0 model (DESIGN.md sections 4, 4b and 6; the
+// usage text below). The
 // prompt is prefilled, then exactly N tokens are decoded greedily (argmax, lowest id on ties);
 // stdout gets the N ids on one line, stderr the line DESIGN.md section 6 fixes:
 // "prefill T tokens: X ms; decode N tokens: Y ms per token".
@@ -26,9 +27,10 @@ namespace {
 constexpr const char* kUsage =
     "generate --model DIR --tokens I,J,... --max-new N [--logits FILE] [--threads N]\n"
     "     [--repeat R]\n"
-    "  an SSE-H model folder (config.json + model.safetensors, F32/BF16/F16): prefill the\n"
-    "  prompt, decode N tokens greedily; the ids on stdout, latencies on stderr; --logits\n"
-    "  FILE writes the prompt's logits, float32 [T_prompt, vocab]\n";
+    "  an SSE-H or SpikingBrain2.0 (sse_swa_moba) model folder: config.json and\n"
+    "  model.safetensors, or model.safetensors.index.json and its shards (F32/BF16/F16, kept\n"
+    "  in their precision): prefill the prompt, decode N tokens greedily; the ids on stdout,\n"
+    "  latencies on stderr; --logits FILE writes the prompt's logits, float32 [T_prompt, vocab]\n";
 
 /// "I,J,..." -> ids (at least one, each in [0, vocab)).
 std::vector<std::int64_t> parse_tokens(const std::string& text, sse::index_t vocab) {

@@ -19,6 +19,7 @@
 #include "sse/reference/naive_layers.hpp"
 #include "sse/reference/naive_model.hpp"
 
+#include "support/bad_checkpoints.hpp"
 #include "support/compare.hpp"
 #include "support/layer_weights.hpp"
 #include "support/random.hpp"
@@ -292,6 +293,31 @@ TEST(SpikingBrainModel, SixteenBitCheckpointsStayInSixteenBits) {
     EXPECT_TRUE(same_bits(sixteen, logits_of(load_hybrid_model(sharded), tokens, B, T, serial)));
     fs::remove_all(sharded);
     fs::remove_all(single);
+  }
+  fs::remove_all(dir);
+}
+
+// A missing or truncated shard, an index naming a key in no shard or a file that does not
+// exist, a key in two shards, an index that is not JSON, an unsupported dtype: each one line
+// naming the file and the key.
+TEST(SpikingBrainModel, BrokenShardedCheckpointsAreOneLineErrors) {
+  namespace fs = std::filesystem;
+  const std::string dir = temp_folder("spb2_broken");
+  const std::string config_path = dir + "/source_config.json";
+  std::ofstream(config_path) << spb2_config_text("gdn");
+  RandomCheckpointOptions options;
+  options.shard_bytes = 6000;
+  write_random_checkpoint(config_path, dir + "/good", options);
+  ASSERT_NO_THROW(load_hybrid_model(dir + "/good"));
+  for (const BadCheckpoint& bad : write_bad_checkpoints(dir + "/good", dir + "/bad")) {
+    try {
+      load_hybrid_model(bad.folder);
+      ADD_FAILURE() << bad.what << ": no error";
+    } catch (const sse::invalid_argument& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(bad.expected), std::string::npos) << bad.what << ": " << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
   }
   fs::remove_all(dir);
 }

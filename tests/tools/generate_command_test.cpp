@@ -17,7 +17,10 @@
 #include "sse/io/safetensors.hpp"
 #include "sse/layers/hybrid_model.hpp"
 
+#include "sse/layers/random_checkpoint.hpp"
+
 #include "sse_run_fixture.hpp"
+#include "support/bad_checkpoints.hpp"
 #include "support/compare.hpp"
 #include "support/layer_weights.hpp"
 
@@ -108,6 +111,53 @@ TEST_F(SseRunTest, GenerateReproducesUpstreamsCheckpoint) {
     EXPECT_LT(rel_error(io::read_npy(logits_path).to_vector<float>(),
                         io::read_npy(dir + "/logits.npy").to_vector<float>()),
               1e-4);
+  }
+}
+
+// SpikingBrain2.0's sample as its reference code saved it, F32 and bf16 shards: upstream's
+// greedy ids exactly, its prompt logits to 1e-4.
+TEST_F(SseRunTest, GenerateReproducesSpikingBrainCheckpoints) {
+  const std::string spb2 = std::string(SSE_TEST_DATA_DIR) + "/upstream/spb2_public";
+  const std::string logits_path = (root_ / "logits.npy").string();
+  for (const std::string& dir : {spb2, spb2 + "/bf16"}) {
+    const std::string expected = read_text(dir + "/generated.txt");
+    const auto count = std::count(expected.begin(), expected.end(), ',') + 1;
+    const RunOutput r = run_sse_run_capturing(
+        "generate --model " + dir + " --tokens " + read_text(spb2 + "/prompt.txt") +
+        " --max-new " + std::to_string(count) + " --logits " + logits_path);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, expected + "\n") << dir;
+    EXPECT_LT(rel_error(io::read_npy(logits_path).to_vector<float>(),
+                        io::read_npy(dir + "/logits.npy").to_vector<float>()),
+              1e-4);
+  }
+}
+
+// Broken sharded checkpoints (support/bad_checkpoints.hpp): exit 2, one line naming the file
+// and the key, no --logits file.
+TEST_F(SseRunTest, GenerateBrokenShardedCheckpointsExitTwo) {
+  const std::string config_path = (root_ / "config_source.json").string();
+  std::ofstream(config_path)
+      << R"({"model_type": "sse_swa_moba", "hidden_size": 16, "num_hidden_layers": 2,
+             "num_heads": 2, "head_dim": 8, "vocab_size": 20, "num_writer": 1, "num_reader": 1,
+             "linear_attn_type": "gdn", "intermediate_size": 24, "tie_word_embeddings": true,
+             "attn": {"layers": [1], "full_layers": [1], "num_heads": 2, "qk_norm": true,
+                      "rope_theta": 10000.0, "window_size": 4}})";
+  RandomCheckpointOptions options;
+  options.shard_bytes = 1000;
+  const std::string good = (root_ / "good").string();
+  write_random_checkpoint(config_path, good, options);
+  const std::string logits_path = (root_ / "broken_logits.npy").string();
+  ASSERT_EQ(run_sse_run_capturing("generate --model " + good + " --tokens 1,2 --max-new 2").status,
+            0);
+  for (const BadCheckpoint& bad : write_bad_checkpoints(good, (root_ / "bad").string())) {
+    const RunOutput r = run_sse_run_capturing("generate --model " + bad.folder +
+                                              " --tokens 1,2 --max-new 2 --logits " + logits_path);
+    EXPECT_EQ(r.status, 2) << bad.what << ": " << r.err;
+    EXPECT_NE(r.err.find(bad.expected), std::string::npos) << bad.what << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_FALSE(fs::exists(logits_path)) << bad.what;
   }
 }
 
