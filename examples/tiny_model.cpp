@@ -31,20 +31,7 @@ int main(int argc, char** argv) {
   const sse::HybridConfig config = sse::read_hybrid_config(dir + "/config.json");
 
   // 2. Random weights under every key the model needs, written as model.safetensors.
-  std::vector<sse::ParameterSpec> specs = {{"model.embeddings.weight", {256, 64}},
-                                           {"model.norm.weight", {64}}};
-  for (long i = 0; i < config.num_hidden_layers; ++i) {
-    const std::string prefix = "model.layers." + std::to_string(i) + ".";
-    auto add = [&](const std::vector<sse::ParameterSpec>& layer, const std::string& where) {
-      for (const auto& spec : layer) specs.push_back({prefix + where + spec.key, spec.shape});
-    };
-    add({{"attn_norm.weight", {64}}, {"mlp_norm.weight", {64}}}, "");
-    add(config.is_attention_layer(i)
-            ? sse::SoftmaxAttentionLayer::parameters(config.attention_layer())
-            : sse::SseLayer<sse::GlaRule>::parameters(config.sse_layer()),
-        "attn.");
-    add(sse::SwiGluMlp::parameters(64, 128), "mlp.");
-  }
+  const std::vector<sse::ParameterSpec> specs = sse::HybridModel::parameters(config, 128);
   std::mt19937 rng(0);
   std::vector<std::vector<float>> storage;
   std::vector<sse::io::NamedTensor> tensors;
