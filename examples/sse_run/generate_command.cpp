@@ -65,11 +65,15 @@ int generate_command(int argc, char** argv) {
   const long repeat = repeat_option(args);
 
   std::unique_ptr<sse::HybridModel> model;
+  const auto load_start = std::chrono::steady_clock::now();
   try {
     model = std::make_unique<sse::HybridModel>(sse::load_hybrid_model(dir));
   } catch (const sse::invalid_argument& e) {
     throw UsageError(e.what());
   }
+  const double load_ms = std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - load_start)
+                             .count();
   const sse::HybridConfig& config = model->config();
   const std::vector<std::int64_t> prompt = parse_tokens(token_text, config.vocab_size);
   const auto T = static_cast<sse::index_t>(prompt.size());
@@ -110,6 +114,8 @@ int generate_command(int argc, char** argv) {
     line += (i ? "," : "") + std::to_string(generated[i]);
   }
   std::printf("%s\n", line.c_str());
+  std::fprintf(stderr, "load: %.1f ms, %.3f GB of weights in memory\n", load_ms,
+               double(model->weight_bytes()) / 1e9);
   std::fprintf(stderr, "prefill %lld tokens: %.3f ms; decode %ld tokens: %.3f ms per token\n",
                static_cast<long long>(T), prefill_ms, max_new,
                max_new > 1 ? decode_ms / double(max_new - 1) : 0.0);

@@ -113,6 +113,7 @@ TEST(MobaAttention, MatchesReference) {
       {1, 200, 2, 2, 32, 70, 1},  // only the own block
       {1, 260, 4, 4, 8, 32, 4},   // C = the tile
       {1, 333, 2, 1, 16, 100, 2},
+      {1, 1300, 2, 1, 8, 600, 2},  // blocks of two tiles of queries, the last one partial
   };
   std::uint64_t seed = 10;
   for (const MobaShape& shape : shapes) {

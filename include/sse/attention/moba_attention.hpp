@@ -14,10 +14,11 @@
 /// and of the min(topk - 1, b) earlier blocks j < b with the largest gate q_i . kbar_j (float,
 /// not scaled; ties go to the lower j). With at most topk blocks this is dense causal attention.
 ///
-/// Tiled like the dense kernel (online softmax, never a T x T matrix): a task is (row, query
-/// head, up to 32 queries of one block). For each block it chose, only the rows that chose it
-/// are gathered and multiplied, so the cost is about T x (topk x C) x (D + DV) per head, plus
-/// the gates' T x (T / C) x D.
+/// Tiled with an online softmax (never a T x T matrix): a task is (row, query head, up to
+/// kMobaQueryTile queries of one block). For each key block the tile's queries chose, only the
+/// rows that chose it are gathered and multiplied with it (and in the own block only the rows
+/// at or after each 64-key step), so the cost is about T x (topk x C) x (D + DV) per head plus
+/// the gates' T x (T / C) x D, and each key block is read once per tile, not once per query.
 
 #include <algorithm>
 #include <cmath>
@@ -75,29 +76,33 @@ Status validate_moba_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T
 
 namespace detail {
 
+/// Queries per MoBA task: large, so that each key block a tile's queries chose meets many of
+/// them at once (with topk of T / C blocks chosen, a block meets about tile x topk x C / T).
+inline constexpr index_t kMobaQueryTile = 512;
+
 /// One worker's scratch: the online softmax of a tile of queries, the rows that chose the
 /// block at hand gathered, and every row's gates and choices.
 template <class T>
 struct MobaScratch {
-  T* scores;                // [Bq, Bk]
-  T* out;                   // [Bq, DV] unnormalised output of the tile
-  T *max, *sum;             // [Bq]
-  T* gathered;              // [Bq, D] queries of the rows that chose the block
-  T* part;                  // [Bq, DV] the block's contribution to those rows
-  T* gates;                 // [Bq, blocks]
-  unsigned char* chosen;    // [Bq, blocks]
-  index_t* rows_of_block;   // [Bq]
+  T* scores;               // [tile, Bk]
+  T* out;                  // [tile, DV] unnormalised output of the tile
+  T *max, *sum;            // [tile]
+  T* gathered;             // [tile, D] queries of the rows that chose the block
+  T* part;                 // [tile, DV] the block's contribution to those rows
+  T* gates;                // [tile, blocks]
+  unsigned char* chosen;   // [tile, blocks]
+  index_t* rows_of_block;  // [tile]
 
   MobaScratch(ScratchArena& arena, index_t D, index_t DV, index_t blocks)
-      : scores(arena.take<T>(kAttentionQueryBlock * kAttentionKeyBlock)),
-        out(arena.take<T>(kAttentionQueryBlock * DV)),
-        max(arena.take<T>(kAttentionQueryBlock)),
-        sum(arena.take<T>(kAttentionQueryBlock)),
-        gathered(arena.take<T>(kAttentionQueryBlock * D)),
-        part(arena.take<T>(kAttentionQueryBlock * DV)),
-        gates(arena.take<T>(kAttentionQueryBlock * blocks)),
-        chosen(arena.take<unsigned char>(kAttentionQueryBlock * blocks)),
-        rows_of_block(arena.take<index_t>(kAttentionQueryBlock)) {}
+      : scores(arena.take<T>(kMobaQueryTile * kAttentionKeyBlock)),
+        out(arena.take<T>(kMobaQueryTile * DV)),
+        max(arena.take<T>(kMobaQueryTile)),
+        sum(arena.take<T>(kMobaQueryTile)),
+        gathered(arena.take<T>(kMobaQueryTile * D)),
+        part(arena.take<T>(kMobaQueryTile * DV)),
+        gates(arena.take<T>(kMobaQueryTile * blocks)),
+        chosen(arena.take<unsigned char>(kMobaQueryTile * blocks)),
+        rows_of_block(arena.take<index_t>(kMobaQueryTile)) {}
 };
 
 /// kbar [B, blocks, HKV, D]: the mean of each block's keys.
@@ -179,18 +184,21 @@ void moba_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
       const T* q = in.q.at(b, t0 + s.rows_of_block[i], h);
       std::copy(q, q + d.D, s.gathered + i * d.D);
     }
-    const ConstMatrixMap<T> q(s.gathered, n, d.D, Eigen::OuterStride<>(d.D));
     const index_t key_end = j == own ? last_pos + 1 : std::min(d.T, (j + 1) * C);
+    index_t first = 0;  // the gathered rows at or after key j0 (all but in the own block)
     for (index_t j0 = j * C; j0 < key_end; j0 += Bk) {
       const index_t cols = std::min(Bk, key_end - j0);
+      while (first < n && t0 + s.rows_of_block[first] < j0) ++first;
+      const index_t m = n - first;
+      const ConstMatrixMap<T> q(s.gathered + first * d.D, m, d.D, Eigen::OuterStride<>(d.D));
       const ConstMatrixMap<T> k(in.k.at(b, j0, kv_head), cols, d.D,
                                 Eigen::OuterStride<>(in.k.stride(1)));
       const ConstMatrixMap<T> v(in.v.at(b, j0, kv_head), cols, d.DV,
                                 Eigen::OuterStride<>(in.v.stride(1)));
-      MatrixMap<T> scores(s.scores, n, cols, Eigen::OuterStride<>(Bk));
+      MatrixMap<T> scores(s.scores, m, cols, Eigen::OuterStride<>(Bk));
       scores.noalias() = q * k.transpose();
-      for (index_t i = 0; i < n; ++i) {
-        const index_t r = s.rows_of_block[i], pos = t0 + r;
+      for (index_t i = 0; i < m; ++i) {
+        const index_t r = s.rows_of_block[first + i], pos = t0 + r;
         T* row = s.scores + i * Bk;
         T block_max = neg_inf;
         for (index_t c = 0; c < cols; ++c) {
@@ -212,9 +220,9 @@ void moba_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
         s.max[r] = new_max;
         out.row(r) *= rescale;
       }
-      MatrixMap<T> part(s.part, n, d.DV, Eigen::OuterStride<>(d.DV));
+      MatrixMap<T> part(s.part, m, d.DV, Eigen::OuterStride<>(d.DV));
       part.noalias() = scores * v;
-      for (index_t i = 0; i < n; ++i) out.row(s.rows_of_block[i]) += part.row(i);
+      for (index_t i = 0; i < m; ++i) out.row(s.rows_of_block[first + i]) += part.row(i);
     }
   }
   for (index_t r = 0; r < rows; ++r) {
@@ -269,7 +277,7 @@ void moba_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
   const detail::MobaShared<T> shared(shared_arena, d, blocks);
   detail::mean_block_keys(in, C, blocks, shared.kbar);
 
-  constexpr index_t Bq = detail::kAttentionQueryBlock;
+  constexpr index_t Bq = detail::kMobaQueryTile;
   const index_t tiles_per_block = (std::min(C, d.T) + Bq - 1) / Bq;
   const index_t tiles = blocks * tiles_per_block;
   auto run_task = [&](std::size_t task, std::size_t worker) {

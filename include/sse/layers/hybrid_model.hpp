@@ -121,6 +121,16 @@ class HybridModel {
 
   const HybridConfig& config() const noexcept { return config_; }
 
+  /// Bytes the weights take in memory (matrices in their stored precision).
+  std::size_t weight_bytes() const noexcept {
+    std::size_t bytes = embeddings_.bytes() + lm_head_.bytes() + 4 * final_norm_.size();
+    for (const Block& block : blocks_) {
+      bytes += 4 * (block.attn_norm.size() + block.mlp_norm.size()) + block.mlp.weight_bytes();
+      bytes += std::visit([](const auto& mixer) { return mixer.weight_bytes(); }, block.mixer);
+    }
+    return bytes;
+  }
+
   /// A fresh cache for `batch` sequences; the softmax attention layers keep room for `capacity`
   /// tokens (they grow beyond it, which allocates).
   Cache make_cache(index_t batch, index_t capacity = 0) const {

@@ -35,6 +35,8 @@ class SwiGluMlp {
 
   index_t hidden() const noexcept { return hidden_; }
   index_t intermediate() const noexcept { return intermediate_; }
+  /// Bytes the weights take in memory (in their stored precision).
+  std::size_t weight_bytes() const noexcept { return gate_.bytes() + up_.bytes() + down_.bytes(); }
   /// Scratch elements forward() needs for `rows` rows.
   std::size_t scratch_size(index_t rows) const noexcept {
     return static_cast<std::size_t>(2 * rows * intermediate_);

@@ -64,6 +64,12 @@ inline void write_random_tensor(const ParameterSpec& spec, std::uint64_t seed,
     return spec.key.size() >= t.size() &&
            spec.key.compare(spec.key.size() - t.size(), t.size(), t) == 0;
   };
+  enum class Kind { kNorm, kALog, kDtBias, kBias, kMatrix };
+  const Kind kind = ends_with("norm.weight") ? Kind::kNorm
+                    : ends_with("A_log")     ? Kind::kALog
+                    : ends_with("dt_bias")   ? Kind::kDtBias
+                    : spec.shape.size() == 1 ? Kind::kBias
+                                             : Kind::kMatrix;
   const auto n = static_cast<std::size_t>(element_count(spec.shape));
   const double fan_in = spec.shape.size() > 1 ? static_cast<double>(spec.shape[1]) : 1.0;
   const bool embedding = ends_with("embeddings.weight");
@@ -74,18 +80,16 @@ inline void write_random_tensor(const ParameterSpec& spec, std::uint64_t seed,
     const std::size_t count = std::min(piece.size(), n - done);
     for (std::size_t i = 0; i < count; ++i) {
       const double u = random.uniform();
-      double value;
-      if (ends_with("norm.weight")) {
+      double value = half_width * (2 * u - 1);
+      if (kind == Kind::kNorm) {
         value = 1.0;
-      } else if (ends_with("A_log")) {
+      } else if (kind == Kind::kALog) {
         value = std::log(1.0 + 15.0 * u);
-      } else if (ends_with("dt_bias")) {
+      } else if (kind == Kind::kDtBias) {
         const double dt = std::exp(std::log(0.001) + u * (std::log(0.1) - std::log(0.001)));
         value = dt + std::log(-std::expm1(-dt));  // softplus(value) = dt
-      } else if (spec.shape.size() == 1) {
-        value = 0.02 * (2 * u - 1);  // biases
-      } else {
-        value = half_width * (2 * u - 1);
+      } else if (kind == Kind::kBias) {
+        value = 0.02 * (2 * u - 1);
       }
       piece[i] = static_cast<float>(value);
     }

@@ -96,6 +96,8 @@ class SoftmaxAttentionLayer {
   }
 
   const SoftmaxAttentionConfig& config() const noexcept { return config_; }
+  /// Bytes the layer's weights take in memory.
+  std::size_t weight_bytes() const noexcept { return weights_.bytes(); }
 
   /// An empty cache for `batch` sequences with room for `capacity` tokens (it grows if
   /// needed). With a window W the room is W + kLinearDotRows whatever `capacity` says: a

@@ -147,6 +147,8 @@ class SseLayer {
   }
 
   const SseLayerConfig& config() const noexcept { return config_; }
+  /// Bytes the layer's weights take in memory.
+  std::size_t weight_bytes() const noexcept { return weights_.bytes(); }
 
   /// A zero cache for `batch` sequences.
   Cache make_cache(index_t batch) const {

@@ -81,6 +81,10 @@ class SseSwaLayer {
   }
 
   const SseSwaLayerConfig& config() const noexcept { return config_; }
+  /// Bytes the layer's weights take in memory.
+  std::size_t weight_bytes() const noexcept {
+    return sse_.weight_bytes() + swa_.weight_bytes() + 4 * (sse_merge_.size() + swa_merge_.size());
+  }
 
   Cache make_cache(index_t batch) const {
     return Cache{batch, sse_.make_cache(batch), swa_.make_cache(batch)};
