@@ -18,8 +18,8 @@
 
 int main(int argc, char** argv) {
   try {
-    const sse_run::Args args(argc, argv, 1, {"--config", "--out", "--dtype", "--shard-mb", "--seed"},
-                             {});
+    const sse_run::Args args(argc, argv, 1,
+                             {"--config", "--out", "--dtype", "--shard-mb", "--seed"}, {});
     sse::RandomCheckpointOptions options;
     const std::string dtype = args.get("--dtype", "bf16");
     if (dtype == "bf16") {
@@ -31,8 +31,8 @@ int main(int argc, char** argv) {
     } else {
       throw sse_run::UsageError("--dtype: expected bf16, f16 or f32, got '" + dtype + "'");
     }
-    options.shard_bytes =
-        static_cast<std::uint64_t>(args.integer("--shard-mb", 5000, 0, 1 << 20)) << 20;
+    options.shard_bytes = static_cast<std::uint64_t>(args.integer("--shard-mb", 5000, 0, 1 << 20))
+                          << 20;
     options.seed = static_cast<std::uint64_t>(args.integer("--seed", 1, 0, 1L << 62));
     const std::string out = args.required("--out");
     const auto start = std::chrono::steady_clock::now();

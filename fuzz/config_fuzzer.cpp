@@ -29,8 +29,7 @@ void check_index(const std::string& text) {
     return;
   }
   for (const auto& [key, shard] : shard_of) {
-    require(!shard.empty() && shard.find('/') == std::string::npos && shard != "." &&
-                shard != "..",
+    require(!shard.empty() && shard.find('/') == std::string::npos && shard != "." && shard != "..",
             "shards are plain file names in the index's folder");
   }
   std::map<std::string, std::string> again;
@@ -68,7 +67,8 @@ void check_config(const std::string& text) {
       require(config.is_attention_layer(layer), "full layers are attention layers");
     }
     require(config.moba_chunk_size >= 1 && config.moba_topk >= 1, "MoBA blocks and top-k >= 1");
-    require(config.attn_num_kv_heads >= 1 && config.attn_num_heads % config.attn_num_kv_heads == 0 &&
+    require(config.attn_num_kv_heads >= 1 &&
+                config.attn_num_heads % config.attn_num_kv_heads == 0 &&
                 config.num_heads % config.attn_num_kv_heads == 0,
             "kv heads divide both head counts");
     require(config.attn_window >= 0 && config.head_dim % 2 == 0, "window >= 0, head_dim even");

@@ -33,7 +33,8 @@ struct Problem {
     }
     for (long t = 0; t < T; ++t) {
       for (long c = 0; c < kHeads * kHeadDim; ++c) {
-        k[std::size_t(t * kHeads * kHeadDim + c)] += std::sin(1.7f * float(t / kChunk) + 0.3f * float(c));
+        k[std::size_t(t * kHeads * kHeadDim + c)] +=
+            std::sin(1.7f * float(t / kChunk) + 0.3f * float(c));
       }
     }
   }

@@ -71,9 +71,9 @@ int generate_command(int argc, char** argv) {
   } catch (const sse::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  const double load_ms = std::chrono::duration<double, std::milli>(
-                             std::chrono::steady_clock::now() - load_start)
-                             .count();
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_start)
+          .count();
   const sse::HybridConfig& config = model->config();
   const std::vector<std::int64_t> prompt = parse_tokens(token_text, config.vocab_size);
   const auto T = static_cast<sse::index_t>(prompt.size());

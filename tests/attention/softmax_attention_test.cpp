@@ -161,8 +161,7 @@ TEST(Rope, MatchesDefinitionWithOffsets) {
       for (index_t h = 0; h < H; ++h) {
         const std::size_t row = std::size_t(((b * T + t) * H + h) * D);
         for (index_t i = 0; i < D / 2; ++i) {
-          const float inv_freq =
-              1.0f / float(std::pow(10000.0, double(float(2 * i) / float(D))));
+          const float inv_freq = 1.0f / float(std::pow(10000.0, double(float(2 * i) / float(D))));
           const float position = float(offsets[std::size_t(b)] + t);
           const double angle = double(position * inv_freq);
           const double exact =

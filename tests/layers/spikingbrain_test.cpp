@@ -3,8 +3,6 @@
 // (reference/naive_layers.hpp, reference/naive_model.hpp), prefill then decode, 16-bit
 // checkpoints kept in 16 bits, sharded == single file, and the config's checks.
 
-#include "sse/layers/sse_swa_layer.hpp"
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +14,7 @@
 #include "sse/core/parallel.hpp"
 #include "sse/layers/hybrid_model.hpp"
 #include "sse/layers/random_checkpoint.hpp"
+#include "sse/layers/sse_swa_layer.hpp"
 #include "sse/reference/naive_layers.hpp"
 #include "sse/reference/naive_model.hpp"
 
@@ -24,7 +23,6 @@
 #include "support/layer_weights.hpp"
 #include "support/random.hpp"
 #include "support/stepping.hpp"
-
 #include <unistd.h>
 
 namespace sse::test {
@@ -93,10 +91,10 @@ TYPED_TEST(SseSwaLayerTest, MatchesFloat64Layer) {
         const std::vector<float> x = randn<float>(std::size_t(B * T * 24), seed + T);
         std::vector<float> y = poisoned<float>(x.size());
         layer.forward({x.data(), {B, T, 24}}, {y.data(), {B, T, 24}});
-        const auto ref = reference::sse_swa_layer<Rule>(
-            c, w, std::vector<double>(x.begin(), x.end()), B, T);
-        EXPECT_LT(rel_error(y, ref), 1e-5) << "window=" << window << " variant=" << variant
-                                           << " T=" << T;
+        const auto ref =
+            reference::sse_swa_layer<Rule>(c, w, std::vector<double>(x.begin(), x.end()), B, T);
+        EXPECT_LT(rel_error(y, ref), 1e-5)
+            << "window=" << window << " variant=" << variant << " T=" << T;
       }
     }
   }
@@ -133,10 +131,10 @@ TEST(SseSwaLayer, KeysAreUpstreamsAndProblemsNamed) {
     }
     return false;
   };
-  for (const char* key : {"sse_q_proj.weight", "sse_a_proj.weight", "A_log", "dt_bias",
-                          "lora_q_proj.0.weight", "q_conv1d_shared.weight", "sse_o_norm.weight",
-                          "swa_q_proj.weight", "swa_q_norm.weight", "swa_o_proj.weight",
-                          "sse_merge_norm.weight", "swa_merge_norm.weight"}) {
+  for (const char* key :
+       {"sse_q_proj.weight", "sse_a_proj.weight", "A_log", "dt_bias", "lora_q_proj.0.weight",
+        "q_conv1d_shared.weight", "sse_o_norm.weight", "swa_q_proj.weight", "swa_q_norm.weight",
+        "swa_o_proj.weight", "sse_merge_norm.weight", "swa_merge_norm.weight"}) {
     EXPECT_TRUE(has(key)) << key;
   }
   Weights w = swa_weights<GdnRule>(c, 5);
@@ -283,7 +281,8 @@ TEST(SpikingBrainModel, SixteenBitCheckpointsStayInSixteenBits) {
     ASSERT_TRUE(fs::exists(single + "/model.safetensors"));
 
     const HybridConfig c = read_hybrid_config(sharded + "/config.json");
-    const Weights stored = Weights::from_safetensors_index(sharded + "/model.safetensors.index.json");
+    const Weights stored =
+        Weights::from_safetensors_index(sharded + "/model.safetensors.index.json");
     const Weights widened = stored.to_float32();
     EXPECT_LT(stored.bytes() * 10, widened.bytes() * 6);  // the matrices take 2 bytes a value
     const std::vector<float> sixteen = logits_of(HybridModel(c, stored), tokens, B, T, serial);

@@ -123,8 +123,7 @@ TEST(UpstreamCheckpoint, ShardedIndexAsTransformersWritesIt) {
     EXPECT_EQ(p.shape, tensors.tensors.at(key).shape) << key;
     EXPECT_TRUE(same_bits(p.to_float32(), tensors.to_float32(key))) << key;
     // Matrices stay bf16 in memory; the rest is widened when loaded.
-    EXPECT_EQ(p.dtype, p.shape.size() == 2 ? io::TensorDType::kBF16 : io::TensorDType::kF32)
-        << key;
+    EXPECT_EQ(p.dtype, p.shape.size() == 2 ? io::TensorDType::kBF16 : io::TensorDType::kF32) << key;
     EXPECT_EQ(tensors.tensors.at(key).dtype, io::TensorDType::kBF16) << key;
     bytes += tensors.tensors.at(key).end - tensors.tensors.at(key).begin;
   }

@@ -65,8 +65,8 @@ inline std::vector<BadCheckpoint> write_bad_checkpoints(const std::string& good,
 
   // One more shard holding a copy of first_key (which the index maps to the first shard) and a
   // key of its own.
-  dir = copy("key in two shards", "model-extra.safetensors: " + first_key +
-                                      ": the index maps it to " + first_shard);
+  dir = copy("key in two shards",
+             "model-extra.safetensors: " + first_key + ": the index maps it to " + first_shard);
   {
     io::SafetensorsReader reader(good + "/" + first_shard);
     const io::SafetensorsEntry& entry = reader.tensors().at(first_key);
@@ -91,11 +91,10 @@ inline std::vector<BadCheckpoint> write_bad_checkpoints(const std::string& good,
              "model-i8.safetensors: tensor 'model.extra.weight': dtype I8 is not supported");
   {
     const std::size_t count = 4;
-    std::string header = nlohmann::json{{"model.extra.weight",
-                                         {{"dtype", "I8"},
-                                          {"shape", {count}},
-                                          {"data_offsets", {0, count}}}}}
-                             .dump();
+    std::string header =
+        nlohmann::json{{"model.extra.weight",
+                        {{"dtype", "I8"}, {"shape", {count}}, {"data_offsets", {0, count}}}}}
+            .dump();
     std::ofstream file(dir + "/model-i8.safetensors", std::ios::binary);
     std::uint64_t n = header.size();
     for (int i = 0; i < 8; ++i, n >>= 8) file.put(static_cast<char>(n & 0xFF));

@@ -39,7 +39,8 @@ Weights weights_for(const SseLayerConfig& config, std::uint64_t seed) {
 inline void add_random(Weights& w, const std::vector<ParameterSpec>& specs,
                        const std::string& prefix, std::uint64_t& seed) {
   auto ends_with = [](const std::string& key, const std::string& tail) {
-    return key.size() >= tail.size() && key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
+    return key.size() >= tail.size() &&
+           key.compare(key.size() - tail.size(), tail.size(), tail) == 0;
   };
   for (const ParameterSpec& spec : specs) {
     std::size_t n = 1;

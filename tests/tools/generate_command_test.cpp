@@ -16,7 +16,6 @@
 #include "sse/io/npy.hpp"
 #include "sse/io/safetensors.hpp"
 #include "sse/layers/hybrid_model.hpp"
-
 #include "sse/layers/random_checkpoint.hpp"
 
 #include "sse_run_fixture.hpp"
@@ -122,9 +121,9 @@ TEST_F(SseRunTest, GenerateReproducesSpikingBrainCheckpoints) {
   for (const std::string& dir : {spb2, spb2 + "/bf16"}) {
     const std::string expected = read_text(dir + "/generated.txt");
     const auto count = std::count(expected.begin(), expected.end(), ',') + 1;
-    const RunOutput r = run_sse_run_capturing(
-        "generate --model " + dir + " --tokens " + read_text(spb2 + "/prompt.txt") +
-        " --max-new " + std::to_string(count) + " --logits " + logits_path);
+    const RunOutput r = run_sse_run_capturing("generate --model " + dir + " --tokens " +
+                                              read_text(spb2 + "/prompt.txt") + " --max-new " +
+                                              std::to_string(count) + " --logits " + logits_path);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, expected + "\n") << dir;
     EXPECT_LT(rel_error(io::read_npy(logits_path).to_vector<float>(),

@@ -269,10 +269,9 @@ void moba_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
   const SoftmaxAttentionDims d = softmax_attention_dims(in);
   const T scale = static_cast<T>(options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.D))));
   const index_t C = options.chunk_size, blocks = detail::moba_blocks(d.T, C);
-  const detail::WorkerScratch scratch(
-      workspace, executor.concurrency(),
-      measure_scratch<detail::MobaScratch<T>>(d.D, d.DV, blocks),
-      measure_scratch<detail::MobaShared<T>>(d, blocks));
+  const detail::WorkerScratch scratch(workspace, executor.concurrency(),
+                                      measure_scratch<detail::MobaScratch<T>>(d.D, d.DV, blocks),
+                                      measure_scratch<detail::MobaShared<T>>(d, blocks));
   ScratchArena shared_arena = scratch.shared();
   const detail::MobaShared<T> shared(shared_arena, d, blocks);
   detail::mean_block_keys(in, C, blocks, shared.kbar);

@@ -9,9 +9,9 @@
 /// shape, no two tensors sharing bytes). F32, BF16 and F16 tensors convert to float32.
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -95,7 +95,8 @@ inline std::uint16_t float_to_half(float f) noexcept {
   if (magnitude < 0x38800000u) {  // below 2^-14: a half subnormal, in units of 2^-24
     float a;
     std::memcpy(&a, &magnitude, sizeof a);
-    return static_cast<std::uint16_t>(sign | static_cast<std::uint32_t>(std::nearbyint(a * 16777216.0f)));
+    return static_cast<std::uint16_t>(sign |
+                                      static_cast<std::uint32_t>(std::nearbyint(a * 16777216.0f)));
   }
   std::uint32_t h = (((magnitude >> 23) - 112u) << 10) | ((magnitude & 0x7FFFFFu) >> 13);
   const std::uint32_t rest = magnitude & 0x1FFFu;
@@ -186,8 +187,8 @@ inline Status parse_safetensors_header(const char* header, std::size_t header_si
       continue;
     }
     SafetensorsEntry entry;
-    if (Status s = parse_tensor_entry(it.key(), it.value(), static_cast<std::size_t>(data_size),
-                                      entry);
+    if (Status s =
+            parse_tensor_entry(it.key(), it.value(), static_cast<std::size_t>(data_size), entry);
         !s) {
       return s;
     }
@@ -346,7 +347,8 @@ class SafetensorsWriter {
       const char* dtype = t.dtype == TensorDType::kF32    ? "F32"
                           : t.dtype == TensorDType::kBF16 ? "BF16"
                                                           : "F16";
-      header[t.name] = {{"dtype", dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+      header[t.name] = {
+          {"dtype", dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
       offset += bytes;
     }
     std::string text = header.dump();
@@ -365,7 +367,8 @@ class SafetensorsWriter {
   void write(const float* values, std::size_t n) {
     while (n > 0) {
       while (remaining_ == 0) {
-        if (++current_ >= tensors_.size()) report_invalid_argument(path_ + ": more values than tensors");
+        if (++current_ >= tensors_.size())
+          report_invalid_argument(path_ + ": more values than tensors");
         remaining_ = static_cast<std::size_t>(element_count(tensors_[current_].shape));
       }
       const std::size_t take = std::min(n, remaining_);

@@ -88,7 +88,8 @@ struct HybridConfig {
   }
 
   MixerKind mixer_kind(index_t layer) const {
-    if (!is_spikingbrain()) return is_attention_layer(layer) ? MixerKind::kAttention : MixerKind::kSse;
+    if (!is_spikingbrain())
+      return is_attention_layer(layer) ? MixerKind::kAttention : MixerKind::kSse;
     if (!is_attention_layer(layer)) return MixerKind::kSseSwa;
     const bool full = std::find(attn_full_layers.begin(), attn_full_layers.end(), layer) !=
                       attn_full_layers.end();
@@ -217,9 +218,9 @@ inline Status check_spikingbrain_config(const HybridConfig& c) {
   if (c.attn_num_kv_heads < 1 || c.attn_num_heads % c.attn_num_kv_heads != 0 ||
       c.num_heads % c.attn_num_kv_heads != 0) {
     return Status::error("attn.num_kv_heads",
-                         std::to_string(c.attn_num_kv_heads) + " must divide attn.num_heads = " +
-                             std::to_string(c.attn_num_heads) + " and num_heads = " +
-                             std::to_string(c.num_heads));
+                         std::to_string(c.attn_num_kv_heads) +
+                             " must divide attn.num_heads = " + std::to_string(c.attn_num_heads) +
+                             " and num_heads = " + std::to_string(c.num_heads));
   }
   if (c.moba_chunk_size < 1) {
     return Status::error("attn.moba_chunk_size", std::string("must be >= 1"));
@@ -232,12 +233,10 @@ inline Status check_spikingbrain_config(const HybridConfig& c) {
   if (!(c.attn_rope_theta > 1.0) || !std::isfinite(c.attn_rope_theta)) {
     return Status::error("attn.rope_theta", std::string("must be a finite base > 1"));
   }
-  const bool has_sse_layer = [&] {
-    for (index_t i = 0; i < c.num_hidden_layers; ++i) {
-      if (!c.is_attention_layer(i)) return true;
-    }
-    return false;
-  }();
+  std::vector<index_t> attention = c.attn_layers;  // distinct, all in range
+  std::sort(attention.begin(), attention.end());
+  attention.erase(std::unique(attention.begin(), attention.end()), attention.end());
+  const bool has_sse_layer = static_cast<index_t>(attention.size()) < c.num_hidden_layers;
   if (has_sse_layer) {
     if (c.expand_v != 1.0) {
       return Status::error("expand_v", std::string("must be 1 in SSE-SWA layers (upstream "
@@ -246,12 +245,12 @@ inline Status check_spikingbrain_config(const HybridConfig& c) {
     if (c.num_sparse_partition < 1) {
       return Status::error("num_sparse_partition", std::string("must be >= 1"));
     }
-    for (auto [key, k] : {std::pair{"num_writer", c.num_writer}, std::pair{"num_reader", c.num_reader}}) {
+    for (auto [key, k] :
+         {std::pair{"num_writer", c.num_writer}, std::pair{"num_reader", c.num_reader}}) {
       if (k < 1 || k >= c.num_sparse_partition) {
-        return Status::error(key, std::to_string(k) +
-                                      " must be >= 1 and less than num_sparse_partition = " +
-                                      std::to_string(c.num_sparse_partition) +
-                                      " (upstream asserts it)");
+        return Status::error(
+            key, std::to_string(k) + " must be >= 1 and less than num_sparse_partition = " +
+                     std::to_string(c.num_sparse_partition) + " (upstream asserts it)");
       }
     }
   }
@@ -269,9 +268,10 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
   if (model_type == "sse_swa_moba") {
     c.model_type = ModelType::kSseSwaMoba;
   } else if (model_type != "sse") {
-    return Status::error("model_type", "expected \"sse\" (SSE-H) or \"sse_swa_moba\" "
-                                       "(SpikingBrain2.0), got \"" +
-                                           detail::quoted_text(model_type) + "\"");
+    return Status::error("model_type",
+                         "expected \"sse\" (SSE-H) or \"sse_swa_moba\" "
+                         "(SpikingBrain2.0), got \"" +
+                             detail::quoted_text(model_type) + "\"");
   }
   for (const char* key : {"hidden_size", "num_hidden_layers", "num_heads", "vocab_size"}) {
     if (!json.contains(key) || json[key].is_null()) {
@@ -335,8 +335,8 @@ inline Status parse_hybrid_config(const std::string& text, HybridConfig& c) {
         }
       }
     }
-    for (auto [key, list] : {std::pair{"layers", &c.attn_layers},
-                             std::pair{"full_layers", &c.attn_full_layers}}) {
+    for (auto [key, list] :
+         {std::pair{"layers", &c.attn_layers}, std::pair{"full_layers", &c.attn_full_layers}}) {
       const std::string name = std::string("attn.") + key;
       if (!attn.contains(key) || attn[key].is_null()) continue;
       if (!attn[key].is_array()) return Status::error(name, std::string("expected an array"));

@@ -9,10 +9,10 @@
 /// where the mixer is (HybridConfig::mixer_kind) an SSE layer (SSE-GLA or SSE-GDN,
 /// `linear_attn_type`), softmax attention, MoBA attention or an SSE-SWA layer; then a final
 /// rmsnorm and lm_head (the embedding matrix when tied). Matrices stay in the precision the
-/// checkpoint stores them in (layers/weights.hpp). Weight names as upstream: model.embeddings.weight,
-/// model.layers.{i}.attn_norm.weight, model.layers.{i}.attn.*, model.layers.{i}.mlp_norm.weight,
-/// model.layers.{i}.mlp.*, model.norm.weight, lm_head.weight. Prefill and decode go through a
-/// `Cache` (one per mixer).
+/// checkpoint stores them in (layers/weights.hpp). Weight names as upstream:
+/// model.embeddings.weight, model.layers.{i}.attn_norm.weight, model.layers.{i}.attn.*,
+/// model.layers.{i}.mlp_norm.weight, model.layers.{i}.mlp.*, model.norm.weight, lm_head.weight.
+/// Prefill and decode go through a `Cache` (one per mixer).
 
 #include <algorithm>
 #include <cstddef>
@@ -42,9 +42,8 @@ class HybridModel {
   using Mixer = std::variant<SseLayer<GlaRule>, SseLayer<GdnRule>, SoftmaxAttentionLayer,
                              SseSwaLayer<GlaRule>, SseSwaLayer<GdnRule>>;
   using MixerCache =
-      std::variant<SseLayer<GlaRule>::Cache, SseLayer<GdnRule>::Cache,
-                   SoftmaxAttentionLayer::Cache, SseSwaLayer<GlaRule>::Cache,
-                   SseSwaLayer<GdnRule>::Cache>;
+      std::variant<SseLayer<GlaRule>::Cache, SseLayer<GdnRule>::Cache, SoftmaxAttentionLayer::Cache,
+                   SseSwaLayer<GlaRule>::Cache, SseSwaLayer<GdnRule>::Cache>;
 
   /// The decode state of B sequences: one cache per block, and the tokens seen.
   struct Cache {
@@ -77,12 +76,15 @@ class HybridModel {
   /// Block i's mixer's keys and shapes (under model.layers.{i}.attn.).
   static std::vector<ParameterSpec> mixer_parameters(const HybridConfig& c, index_t i) {
     switch (c.mixer_kind(i)) {
-      case MixerKind::kAttention: return SoftmaxAttentionLayer::parameters(c.attention_layer());
-      case MixerKind::kMoba: return SoftmaxAttentionLayer::parameters(c.attention_layer(true));
+      case MixerKind::kAttention:
+        return SoftmaxAttentionLayer::parameters(c.attention_layer());
+      case MixerKind::kMoba:
+        return SoftmaxAttentionLayer::parameters(c.attention_layer(true));
       case MixerKind::kSseSwa:
         return c.linear_attn_type == "gdn" ? SseSwaLayer<GdnRule>::parameters(sse_swa_config(c))
                                            : SseSwaLayer<GlaRule>::parameters(sse_swa_config(c));
-      case MixerKind::kSse: break;
+      case MixerKind::kSse:
+        break;
     }
     return c.linear_attn_type == "gdn" ? SseLayer<GdnRule>::parameters(c.sse_layer())
                                        : SseLayer<GlaRule>::parameters(c.sse_layer());

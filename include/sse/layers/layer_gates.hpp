@@ -10,7 +10,8 @@
 ///   GLA: k <- softmax over each head's K channels (relu never applies to them);
 ///        g_i = logsigmoid(gk_proj.i.1(gk_proj.i.0(x))) / 16 per key head [rows, H*K]
 ///        (i = 0 shared, 1 partitions; gk_proj.i.0: D -> 16, gk_proj.i.1: 16 -> H*K + bias)
-///   GDN: k <- silu (relu with sse_qk_relu);  g = -exp(A_log) softplus(a_proj(x) + dt_bias) per value head [rows, HV],
+///   GDN: k <- silu (relu with sse_qk_relu);  g = -exp(A_log) softplus(a_proj(x) + dt_bias) per
+///   value head [rows, HV],
 ///        beta = sigmoid(b_proj(x)) (x2 with allow_neg_eigval); the first HV channels of
 ///        a_proj and b_proj are the shared branch's, the last HV the partitions'
 

@@ -54,7 +54,7 @@ class SwiGluMlp {
       for (index_t c = 0; c < intermediate_; ++c) gate(r, c) = silu(gate(r, c)) * up(r, c);
     }
     linear(ConstMatrixMap<float>(gate.data(), rows, intermediate_,
-                                        Eigen::OuterStride<>(intermediate_)),
+                                 Eigen::OuterStride<>(intermediate_)),
            down_, nullptr, y);
   }
 

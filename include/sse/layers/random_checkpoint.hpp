@@ -109,10 +109,11 @@ inline std::uint64_t write_random_checkpoint(const std::string& config_path,
   namespace fs = std::filesystem;
   const HybridConfig config = read_hybrid_config(config_path);
   if (!config.intermediate_size) {
-    report_invalid_argument(config_path +
-                            ": intermediate_size: missing (a random checkpoint needs the MLP width)");
+    report_invalid_argument(
+        config_path + ": intermediate_size: missing (a random checkpoint needs the MLP width)");
   }
-  const std::vector<ParameterSpec> specs = HybridModel::parameters(config, *config.intermediate_size);
+  const std::vector<ParameterSpec> specs =
+      HybridModel::parameters(config, *config.intermediate_size);
 
   // Shards: tensors in order, a new shard when the next would pass shard_bytes.
   const std::size_t element = io::tensor_dtype_size(options.dtype);

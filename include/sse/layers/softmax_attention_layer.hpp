@@ -79,9 +79,9 @@ class SoftmaxAttentionLayer {
     const SoftmaxAttentionConfig& c = config_;
     if (c.hidden < 1 || c.heads < 1 || (c.head == 0 && c.hidden % c.heads != 0) ||
         c.head_dim() < 2 || c.head_dim() % 2 != 0) {
-      report_invalid_argument("config: hidden = " + std::to_string(c.hidden) + ", heads = " +
-                              std::to_string(c.heads) + ": expected heads of an even head_dim " +
-                              "(rotary embedding)");
+      report_invalid_argument("config: hidden = " + std::to_string(c.hidden) +
+                              ", heads = " + std::to_string(c.heads) +
+                              ": expected heads of an even head_dim " + "(rotary embedding)");
     }
     if (c.key_value_heads() < 1 || c.heads % c.key_value_heads() != 0) {
       report_invalid_argument("config: num_kv_heads = " + std::to_string(c.key_value_heads()) +
@@ -142,8 +142,8 @@ class SoftmaxAttentionLayer {
     detail::project(weights_, "v_proj.weight", X, s.v, width, bias("v_proj.bias"));
     if (c.qk_norm) {  // per head, before the rotation
       const auto eps = static_cast<float>(c.norm_eps);
-      for (const auto& [t, heads, key] : {std::tuple{s.q, HQ, "q_norm.weight"},
-                                          std::tuple{s.k, HKV, "k_norm.weight"}}) {
+      for (const auto& [t, heads, key] :
+           {std::tuple{s.q, HQ, "q_norm.weight"}, std::tuple{s.k, HKV, "k_norm.weight"}}) {
         const float* weight = weights_.at(key).data.data();
         for (index_t r = 0; r < rows * heads; ++r) {
           rms_norm_row(t + r * hd, weight, eps, t + r * hd, static_cast<std::size_t>(hd));

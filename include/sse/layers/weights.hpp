@@ -207,7 +207,8 @@ class Weights {
       if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos ||
           name == "." || name == "..") {
         return Status::error("weight_map: " + detail::quoted_text(key) + ": shard " +
-                             detail::quoted_text(name) + " is not a file name in the index's folder");
+                             detail::quoted_text(name) +
+                             " is not a file name in the index's folder");
       }
       shard_of[key] = name;
     }

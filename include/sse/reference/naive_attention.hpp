@@ -57,8 +57,8 @@ std::vector<double> softmax_attention(const SoftmaxAttentionInputs<T>& in,
 /// of every earlier block, its own block and the topk - 1 earlier blocks with the largest
 /// gates (ties to the lower block), then softmax over the causal keys of the chosen blocks.
 template <class T>
-std::vector<double> moba_attention(const SoftmaxAttentionInputs<T>& in, index_t chunk,
-                                   index_t topk, std::optional<double> scale_option = {}) {
+std::vector<double> moba_attention(const SoftmaxAttentionInputs<T>& in, index_t chunk, index_t topk,
+                                   std::optional<double> scale_option = {}) {
   const SoftmaxAttentionDims d = softmax_attention_dims(in);
   const double scale = scale_option.value_or(1.0 / std::sqrt(static_cast<double>(d.D)));
   const index_t blocks = (d.T + chunk - 1) / chunk;
@@ -95,7 +95,8 @@ std::vector<double> moba_attention(const SoftmaxAttentionInputs<T>& in, index_t 
         for (index_t j = 0; j <= t; ++j) {
           if (!chosen[j / chunk]) continue;
           double dot = 0;
-          for (index_t c = 0; c < d.D; ++c) dot += double(in.q(b, t, h, c)) * double(in.k(b, j, kv, c));
+          for (index_t c = 0; c < d.D; ++c)
+            dot += double(in.q(b, t, h, c)) * double(in.k(b, j, kv, c));
           largest = std::max(largest, score[j] = dot * scale);
         }
         for (index_t j = 0; j <= t; ++j) {

@@ -298,7 +298,8 @@ inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig&
   // The attention: MoBA over the prompt tokens (their prefill), dense causal (windowed)
   // attention for every other query over all earlier keys.
   std::vector<double> o(static_cast<std::size_t>(rows * HQ * hd), 0.0);
-  const Extents<4> q_strides{T * HQ * hd, HQ * hd, hd, 1}, kv_strides{T * HKV * hd, HKV * hd, hd, 1};
+  const Extents<4> q_strides{T * HQ * hd, HQ * hd, hd, 1},
+      kv_strides{T * HKV * hd, HKV * hd, hd, 1};
   const index_t dense_from = c.is_moba() ? prompt : 0;
   if (c.is_moba() && prompt > 0) {
     SoftmaxAttentionInputs<double> in;
@@ -307,7 +308,8 @@ inline std::vector<double> softmax_attention_layer(const SoftmaxAttentionConfig&
     in.v = {v.data(), {B, prompt, HKV, hd}, kv_strides};
     const std::vector<double> part = moba_attention(in, c.moba_chunk_size, c.moba_topk);
     for (index_t b = 0; b < B; ++b) {
-      std::copy_n(part.begin() + b * prompt * HQ * hd, prompt * HQ * hd, o.begin() + b * T * HQ * hd);
+      std::copy_n(part.begin() + b * prompt * HQ * hd, prompt * HQ * hd,
+                  o.begin() + b * T * HQ * hd);
     }
   }
   if (dense_from < T) {

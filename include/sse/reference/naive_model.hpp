@@ -125,8 +125,8 @@ inline std::vector<double> model_logits(const HybridConfig& c, const Weights& w,
     for (std::size_t i = 0; i < x.size(); ++i) x[i] += out[i];
   }
   const std::vector<double> h = detail::rms_norm(x, D, w.at("model.norm.weight").data, c.norm_eps);
-  return detail::project(w, c.tie_word_embeddings ? "model.embeddings.weight" : "lm_head.weight",
-                         h, rows);
+  return detail::project(w, c.tie_word_embeddings ? "model.embeddings.weight" : "lm_head.weight", h,
+                         rows);
 }
 
 }  // namespace sse::reference
