@@ -1,17 +1,22 @@
 // A decode step allocates nothing when the caller supplies a workspace: an SSE layer (both
 // rules, grouped value heads, short convolution, output gate), a softmax attention layer whose
-// cache has room, and a whole SSE-H model, each on one thread and on a pool of two, for a batch
-// of 1 and of kLinearDotRows sequences. The step with a workspace also equals the step without,
-// bit for bit. Counted by replacing this test executable's global operator new.
+// cache has room, a whole SSE-H model and a SpikingBrain2.0 model in bf16, each on one thread and
+// on a pool of two, for a batch of 1 and of kLinearDotRows sequences. The step with a workspace
+// also equals the step without, bit for bit. Counted by replacing this test executable's global
+// operator new.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "sse/layers/hybrid_model.hpp"
+#include "sse/layers/random_checkpoint.hpp"
 #include "sse/layers/softmax_attention_layer.hpp"
 #include "sse/layers/sse_layer.hpp"
 
@@ -19,6 +24,7 @@
 #include "support/compare.hpp"
 #include "support/layer_weights.hpp"
 #include "support/random.hpp"
+#include <unistd.h>
 
 namespace sse::test {
 namespace {
@@ -127,6 +133,47 @@ TEST(LayerAllocation, ModelDecodeStepAllocatesNothing) {
       }
     }
   }
+}
+
+// The same for a SpikingBrain2.0 model loaded from a bf16 checkpoint (its matrices in bf16):
+// SSE-SWA layers with a full window, a MoBA layer after its prefill, full attention.
+TEST(LayerAllocation, SpikingBrainDecodeStepAllocatesNothing) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::path(::testing::TempDir()) / ("spb2_alloc_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream((dir / "source.json").string()) << small_spikingbrain_config_text("gdn");
+  RandomCheckpointOptions options;
+  options.shard_bytes = 20000;
+  write_random_checkpoint((dir / "source.json").string(), (dir / "model").string(), options);
+  const HybridModel model = load_hybrid_model((dir / "model").string());
+  const index_t V = model.config().vocab_size, P = 12;  // a prompt past the window of 6
+  SerialExecutor serial;
+  ThreadPool pool(2);
+  for (Executor* executor : {static_cast<Executor*>(&serial), static_cast<Executor*>(&pool)}) {
+    for (index_t B : {index_t(1), kLinearDotRows}) {
+      HybridModel::Cache cache = model.make_cache(B, 16);
+      std::vector<std::int64_t> prompt(std::size_t(B * P));
+      for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = std::int64_t(i * 7 % V);
+      std::vector<float> logits(std::size_t(B * P * V));
+      model.forward({prompt.data(), {B, P}}, {logits.data(), {B, P, V}}, &cache, *executor);
+      std::vector<std::byte> memory(model.workspace_size(B, 1, *executor));
+      for (int step = 0; step < 2; ++step) {
+        const std::vector<std::int64_t> next(std::size_t(B), 3 + step);
+        std::vector<float> out = poisoned<float>(std::size_t(B * V));
+        long allocations = 0;
+        {
+          const CountAllocations counter;
+          model.forward({next.data(), {B, 1}}, {out.data(), {B, 1, V}}, &cache, *executor,
+                        Workspace(memory.data(), memory.size()));
+          allocations = counter.count();
+        }
+        EXPECT_EQ(allocations, 0) << "B=" << B << " threads " << executor->concurrency();
+        EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](float x) { return std::isfinite(x); }));
+      }
+    }
+  }
+  fs::remove_all(dir);
 }
 
 // The counter sees allocations: without a workspace, a layer's step allocates its scratch.

@@ -28,19 +28,8 @@
 namespace sse::test {
 namespace {
 
-/// A small sse_swa_moba config as JSON text: 4 blocks (SSE-SWA, MoBA, SSE-SWA, full
-/// attention), hidden 32, 4 heads of 8 (attention: 4 query heads of 8 over 2 kv heads), N = 4,
-/// k = 2, window 6, MoBA C = 8 top-2, intermediate 48, vocab 60.
 std::string spb2_config_text(const std::string& base, bool tied = true) {
-  return R"({"model_type": "sse_swa_moba", "hidden_size": 32, "num_hidden_layers": 4,
-    "num_heads": 4, "head_dim": 8, "vocab_size": 60, "expand_v": 1.0, "linear_attn_type": ")" +
-         base + R"(", "num_sparse_partition": 4, "num_writer": 2, "num_reader": 2,
-    "use_output_gate": false, "use_short_conv": true, "intermediate_size": 48,
-    "norm_eps": 1e-06, "tie_word_embeddings": )" +
-         (tied ? "true" : "false") + R"(, "num_v_heads": null,
-    "attn": {"layers": [1, 3], "full_layers": [3], "num_heads": 4, "num_kv_heads": 2,
-             "qk_norm": true, "qkv_bias": false, "rope_theta": 5000000.0, "window_size": 6,
-             "moba_chunk_size": 8, "moba_topk": 2}})";
+  return small_spikingbrain_config_text(base, tied);
 }
 
 HybridConfig spb2_config(const std::string& base, bool tied = true) {
