@@ -144,12 +144,16 @@ SoftmaxAttentionConfig moba_config() {
   return c;
 }
 
+Weights moba_weights(std::uint64_t seed) {
+  Weights w;
+  add_random(w, SoftmaxAttentionLayer::parameters(moba_config()), "", seed);
+  return w;
+}
+
 // MoBA with qk-norm and a decoupled head size: T = 1, below topk x C, a partial last block.
 TEST(MobaLayer, MatchesFloat64Layer) {
   const SoftmaxAttentionConfig c = moba_config();
-  Weights w;
-  std::uint64_t seed = 500;
-  add_random(w, SoftmaxAttentionLayer::parameters(c), "", seed);
+  const Weights w = moba_weights(500);
   const SoftmaxAttentionLayer layer(c, w);
   const index_t B = 2, D = 32;
   for (index_t T : {index_t(1), index_t(12), index_t(16), index_t(41)}) {
@@ -166,9 +170,7 @@ TEST(MobaLayer, MatchesFloat64Layer) {
 // one long MoBA prefill), as the oracle's prompt length says.
 TEST(MobaLayer, PrefillThenDecodeIsMobaThenDense) {
   const SoftmaxAttentionConfig c = moba_config();
-  Weights w;
-  std::uint64_t seed = 700;
-  add_random(w, SoftmaxAttentionLayer::parameters(c), "", seed);
+  const Weights w = moba_weights(700);
   const SoftmaxAttentionLayer layer(c, w);
   const index_t B = 2, T = 40, P = 27, D = 32;
   const std::vector<float> x = randn<float>(std::size_t(B * T * D), 701);

@@ -200,25 +200,8 @@ void moba_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
       for (index_t i = 0; i < m; ++i) {
         const index_t r = s.rows_of_block[first + i], pos = t0 + r;
         T* row = s.scores + i * Bk;
-        T block_max = neg_inf;
-        for (index_t c = 0; c < cols; ++c) {
-          row[c] = j0 + c > pos ? neg_inf : row[c] * scale;
-          block_max = std::max(block_max, row[c]);
-        }
-        if (block_max == neg_inf) {  // a later query's keys: nothing visible here
-          std::fill(row, row + cols, T(0));
-          continue;
-        }
-        const T new_max = std::max(s.max[r], block_max);
-        const T rescale = std::exp(s.max[r] - new_max);
-        T block_sum = 0;
-        for (index_t c = 0; c < cols; ++c) {
-          row[c] = std::exp(row[c] - new_max);
-          block_sum += row[c];
-        }
-        s.sum[r] = s.sum[r] * rescale + block_sum;
-        s.max[r] = new_max;
-        out.row(r) *= rescale;
+        for (index_t c = 0; c < cols; ++c) row[c] = j0 + c > pos ? neg_inf : row[c] * scale;
+        out.row(r) *= online_softmax_step(row, cols, s.max[r], s.sum[r]);
       }
       MatrixMap<T> part(s.part, m, d.DV, Eigen::OuterStride<>(d.DV));
       part.noalias() = scores * v;

@@ -119,6 +119,31 @@ struct AttentionScratch {
         sum(arena.take<T>(kAttentionQueryBlock)) {}
 };
 
+/// One query row's online-softmax step over a block of `cols` scaled scores in `row` (-inf
+/// where masked): the scores become exp(score - new max), their sum joins `sum`, `max` moves
+/// to the new maximum, and the result is the factor the row's running output must be scaled
+/// by (exp(-inf) = 0 on the row's first visible block). A row with nothing visible in the
+/// block is zeroed and keeps its state (factor 1).
+template <class T>
+T online_softmax_step(T* row, index_t cols, T& max, T& sum) noexcept {
+  const T neg_inf = -std::numeric_limits<T>::infinity();
+  const T block_max = *std::max_element(row, row + cols);
+  if (block_max == neg_inf) {
+    std::fill(row, row + cols, T(0));
+    return T(1);
+  }
+  const T new_max = std::max(max, block_max);
+  const T rescale = std::exp(max - new_max);
+  T block_sum = 0;
+  for (index_t c = 0; c < cols; ++c) {
+    row[c] = std::exp(row[c] - new_max);
+    block_sum += row[c];
+  }
+  sum = sum * rescale + block_sum;
+  max = new_max;
+  return rescale;
+}
+
 /// Queries [t0, t0 + rows) of (b, h): the keys they see, block by block.
 template <class T>
 void attend_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
@@ -149,26 +174,11 @@ void attend_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
       const index_t pos = first_pos + i;
       const index_t lo = window > 0 ? pos - window + 1 : 0;  // visible keys: lo <= j <= pos
       T* row = s.scores + i * Bk;
-      T block_max = neg_inf;
       for (index_t c = 0; c < cols; ++c) {
         const index_t j = j0 + c;
         row[c] = (j < lo || j > pos) ? neg_inf : row[c] * scale;
-        block_max = std::max(block_max, row[c]);
       }
-      if (block_max == neg_inf) {  // nothing visible in this block for this query
-        std::fill(row, row + cols, T(0));
-        continue;
-      }
-      const T new_max = std::max(s.max[i], block_max);
-      const T rescale = std::exp(s.max[i] - new_max);  // exp(-inf) = 0 on the first block
-      T block_sum = 0;
-      for (index_t c = 0; c < cols; ++c) {
-        row[c] = std::exp(row[c] - new_max);
-        block_sum += row[c];
-      }
-      s.sum[i] = s.sum[i] * rescale + block_sum;
-      s.max[i] = new_max;
-      out.row(i) *= rescale;
+      out.row(i) *= online_softmax_step(row, cols, s.max[i], s.sum[i]);
     }
     out.noalias() += scores * v;
   }

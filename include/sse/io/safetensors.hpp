@@ -414,39 +414,16 @@ struct NamedTensor {
   const float* data;
 };
 
-/// The bytes of a safetensors file holding `tensors` as F32 (in the given order).
-inline std::vector<char> safetensors_image(const std::vector<NamedTensor>& tensors) {
-  nlohmann::json header = nlohmann::json::object();
-  std::size_t offset = 0;
-  for (const NamedTensor& t : tensors) {
-    const auto count = static_cast<std::size_t>(element_count(t.shape));
-    header[t.name] = {
-        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + 4 * count}}};
-    offset += 4 * count;
-  }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
-  std::vector<char> image(8 + text.size() + offset);
-  std::uint64_t n = text.size();
-  for (int i = 0; i < 8; ++i, n >>= 8)
-    image[static_cast<std::size_t>(i)] = static_cast<char>(n & 0xFF);
-  std::memcpy(image.data() + 8, text.data(), text.size());
-  char* data = image.data() + 8 + text.size();
-  for (const NamedTensor& t : tensors) {
-    std::size_t count = 1;
-    for (index_t d : t.shape) count *= static_cast<std::size_t>(d);
-    std::memcpy(data, t.data, 4 * count);
-    data += 4 * count;
-  }
-  return image;
-}
-
-/// Writes `tensors` as F32 to `path`; throws sse::invalid_argument on an I/O error.
+/// Writes `tensors` as F32 to `path` (in the given order); throws sse::invalid_argument on an
+/// I/O error.
 inline void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors) {
-  const std::vector<char> image = safetensors_image(tensors);
-  std::ofstream file(path, std::ios::binary);
-  file.write(image.data(), static_cast<std::streamsize>(image.size()));
-  if (!file) report_invalid_argument(path + ": cannot write file");
+  std::vector<TensorHeader> headers;
+  for (const NamedTensor& t : tensors) headers.push_back({t.name, t.shape, TensorDType::kF32});
+  SafetensorsWriter out(path, std::move(headers));
+  for (const NamedTensor& t : tensors) {
+    out.write(t.data, static_cast<std::size_t>(element_count(t.shape)));
+  }
+  out.finish();
 }
 
 }  // namespace sse::io
