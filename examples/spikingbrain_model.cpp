@@ -50,9 +50,9 @@ int main(int argc, char** argv) {
   const long T = static_cast<long>(prompt.size()), vocab = config.vocab_size;
   sse::ThreadPool pool(2);
   auto cache = model.make_cache(1);
-  std::vector<float> logits(static_cast<std::size_t>(T * vocab));
-  model.forward({prompt.data(), {1, T}}, {logits.data(), {1, T, vocab}}, &cache, pool);
-  std::int64_t next = sse::argmax_token(logits.data() + (T - 1) * vocab, vocab);
+  std::vector<float> logits(static_cast<std::size_t>(vocab));  // [1, 1, vocab]: the last position's
+  model.forward({prompt.data(), {1, T}}, {logits.data(), {1, 1, vocab}}, &cache, pool);
+  std::int64_t next = sse::argmax_token(logits.data(), vocab);
   std::printf("%s: %llu bytes of bf16 weights, layers:", dir.c_str(),
               static_cast<unsigned long long>(bytes));
   for (long i = 0; i < config.num_hidden_layers; ++i) {

@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
   const std::vector<std::int64_t> prompt = {72, 101, 108, 108, 111};
   const long T = static_cast<long>(prompt.size()), vocab = config.vocab_size;
   auto cache = model.make_cache(1);
-  std::vector<float> logits(static_cast<std::size_t>(T * vocab));
-  model.forward({prompt.data(), {1, T}}, {logits.data(), {1, T, vocab}}, &cache);
-  std::int64_t next = sse::argmax_token(logits.data() + (T - 1) * vocab, vocab);
+  std::vector<float> logits(static_cast<std::size_t>(vocab));  // [1, 1, vocab]: the last position's
+  model.forward({prompt.data(), {1, T}}, {logits.data(), {1, 1, vocab}}, &cache);
+  std::int64_t next = sse::argmax_token(logits.data(), vocab);
   std::printf("generated:");
   for (int n = 0; n < 8; ++n) {
     std::printf(" %lld", static_cast<long long>(next));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -80,7 +81,11 @@ int generate_command(int argc, char** argv) {
   const sse::index_t vocab = config.vocab_size;
   sse::ThreadPool pool(static_cast<std::size_t>(threads));
 
-  std::vector<float> prompt_logits(static_cast<std::size_t>(T * vocab));
+  // The prompt's logits of every position only when --logits asks for them: generation needs
+  // the last one.
+  const sse::index_t prompt_rows = args.has("--logits") ? T : 1;
+  std::vector<float> prompt_logits(static_cast<std::size_t>(prompt_rows * vocab));
+  std::vector<std::byte> decode_workspace(model->workspace_size(1, 1, pool));
   std::vector<std::int64_t> generated;
   double prefill_ms = 0, decode_ms = 0;
   run_timed(repeat, [&] {
@@ -88,14 +93,16 @@ int generate_command(int argc, char** argv) {
     generated.clear();
     auto cache = model->make_cache(1);
     const auto start = Clock::now();
-    model->forward({prompt.data(), {1, T}}, {prompt_logits.data(), {1, T, vocab}}, &cache, pool);
+    model->forward({prompt.data(), {1, T}}, {prompt_logits.data(), {1, prompt_rows, vocab}}, &cache,
+                   pool);
     const auto prefilled = Clock::now();
     std::vector<float> logits(static_cast<std::size_t>(vocab));
-    const float* last = prompt_logits.data() + (T - 1) * vocab;
+    const float* last = prompt_logits.data() + (prompt_rows - 1) * vocab;
     for (long n = 0; n < max_new; ++n) {
       generated.push_back(sse::argmax_token(last, vocab));
       if (n + 1 == max_new) break;
-      model->forward({&generated.back(), {1, 1}}, {logits.data(), {1, 1, vocab}}, &cache, pool);
+      model->forward({&generated.back(), {1, 1}}, {logits.data(), {1, 1, vocab}}, &cache, pool,
+                     sse::Workspace(decode_workspace.data(), decode_workspace.size()));
       last = logits.data();
     }
     const auto done = Clock::now();

@@ -1,5 +1,6 @@
 // The layers' building blocks against float64 definitions: activations (including their
-// extreme arguments), RMSNorm and its gated form, linear layers, the SwiGLU MLP.
+// extreme arguments), RMSNorm and its gated form, the SwiGLU MLP (linear layers:
+// linear_test.cpp).
 
 #include <cmath>
 #include <limits>
@@ -8,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include "sse/layers/activations.hpp"
-#include "sse/layers/linear.hpp"
 #include "sse/layers/mlp.hpp"
 #include "sse/layers/norm.hpp"
 
@@ -51,25 +51,6 @@ TEST(Norms, RmsNormAndGatedFormMatchDefinition) {
   EXPECT_LT(rel_error(gated, ref_gated), 1e-6);
 }
 
-TEST(Linear, EqualsPlainLoopsWithBiasAndStridedRows) {
-  const index_t M = 5, in = 7, out = 3;
-  const std::vector<float> x = randn<float>(std::size_t(M * 9), 4), w = randn<float>(21, 5),
-                           b = randn<float>(3, 6);
-  std::vector<float> y = poisoned<float>(std::size_t(M * out));
-  linear<float>(ConstMatrixMap<float>(x.data(), M, in, Eigen::OuterStride<>(9)), w.data(), b.data(),
-                MatrixMap<float>(y.data(), M, out, Eigen::OuterStride<>(out)));
-  std::vector<double> ref(std::size_t(M * out));
-  for (index_t r = 0; r < M; ++r) {
-    for (index_t c = 0; c < out; ++c) {
-      double s = b[std::size_t(c)];
-      for (index_t i = 0; i < in; ++i)
-        s += double(x[std::size_t(r * 9 + i)]) * w[std::size_t(c * in + i)];
-      ref[std::size_t(r * out + c)] = s;
-    }
-  }
-  EXPECT_LT(rel_error(y, ref), 1e-6);
-}
-
 TEST(SwiGluMlp, MatchesFloat64) {
   const index_t M = 4, D = 12, I = 20;
   Weights weights;
@@ -82,8 +63,9 @@ TEST(SwiGluMlp, MatchesFloat64) {
   const SwiGluMlp mlp(weights, D, I);
   const std::vector<float> x = randn<float>(std::size_t(M * D), 10);
   std::vector<float> y = poisoned<float>(std::size_t(M * D)), scratch(mlp.scratch_size(M));
+  SerialExecutor serial;
   mlp.forward(ConstMatrixMap<float>(x.data(), M, D, Eigen::OuterStride<>(D)),
-              MatrixMap<float>(y.data(), M, D, Eigen::OuterStride<>(D)), scratch.data());
+              MatrixMap<float>(y.data(), M, D, Eigen::OuterStride<>(D)), scratch.data(), serial);
   std::vector<double> ref(std::size_t(M * D), 0.0);
   for (index_t r = 0; r < M; ++r) {
     std::vector<double> h(static_cast<std::size_t>(I));

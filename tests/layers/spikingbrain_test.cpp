@@ -3,6 +3,7 @@
 // (reference/naive_layers.hpp, reference/naive_model.hpp), prefill then decode, 16-bit
 // checkpoints kept in 16 bits, sharded == single file, and the config's checks.
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -226,6 +227,48 @@ TEST(SpikingBrainModel, MatchesFloat64Model) {
   }
 }
 
+// logits [B,1,vocab]: each sequence's last position only, equal to the last rows of the full
+// logits up to summation order (the head takes its dot form for B rows), the caches left the
+// same bit for bit; any other middle extent is an error that changes nothing.
+TEST(SpikingBrainModel, LastPositionLogitsOnly) {
+  ThreadPool pool(2);
+  const HybridConfig c = spb2_config("gdn", false);
+  const Weights w = random_model_weights(c, 48, 1200);
+  const HybridModel model(c, w);
+  const index_t B = 2, T = 13, V = 60;
+  const std::vector<std::int64_t> tokens = random_tokens(std::size_t(B * T), V, 1201);
+  auto full_cache = model.make_cache(B), last_cache = model.make_cache(B);
+  std::vector<float> full = poisoned<float>(std::size_t(B * T * V));
+  std::vector<float> last = poisoned<float>(std::size_t(B * V));
+  model.forward({tokens.data(), {B, T}}, {full.data(), {B, T, V}}, &full_cache, pool);
+  model.forward({tokens.data(), {B, T}}, {last.data(), {B, 1, V}}, &last_cache, pool);
+  std::vector<float> expected;
+  for (index_t b = 0; b < B; ++b) {
+    const float* row = full.data() + (b * T + T - 1) * V;
+    expected.insert(expected.end(), row, row + V);
+  }
+  EXPECT_LT(rel_error(last, std::vector<double>(expected.begin(), expected.end())), 1e-6);
+  // The next step from either cache gives the same bits.
+  const std::vector<std::int64_t> next = {3, 7};
+  std::vector<float> a(std::size_t(B * V)), b(std::size_t(B * V));
+  model.forward({next.data(), {B, 1}}, {a.data(), {B, 1, V}}, &full_cache, pool);
+  model.forward({next.data(), {B, 1}}, {b.data(), {B, 1, V}}, &last_cache, pool);
+  EXPECT_TRUE(same_bits(a, b));
+  std::vector<float> wrong = poisoned<float>(std::size_t(B * 2 * V));
+  try {
+    model.forward({tokens.data(), {B, T}}, {wrong.data(), {B, 2, V}}, &last_cache, pool);
+    ADD_FAILURE() << "logits [B,2,vocab] for T = 13 accepted";
+  } catch (const invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("logits: expected a contiguous [B,T,vocab]"),
+              std::string::npos)
+        << e.what();
+  }
+  for (float x : wrong) ASSERT_TRUE(std::isnan(x));
+  model.forward({next.data(), {B, 1}}, {a.data(), {B, 1, V}}, &last_cache, pool);
+  model.forward({next.data(), {B, 1}}, {b.data(), {B, 1, V}}, &full_cache, pool);
+  EXPECT_TRUE(same_bits(a, b)) << "the failed call changed the cache";
+}
+
 // A prompt of P tokens, then decode steps: the oracle with MoBA over the prompt only.
 TEST(SpikingBrainModel, PrefillThenDecodeMatchesFloat64Model) {
   const HybridConfig c = spb2_config("gdn");
@@ -281,6 +324,10 @@ TEST(SpikingBrainModel, SixteenBitCheckpointsStayInSixteenBits) {
     EXPECT_LT(rel_error(sixteen, thirty_two), 1e-6);
     EXPECT_TRUE(same_bits(sixteen, logits_of(load_hybrid_model(single), tokens, B, T, serial)));
     EXPECT_TRUE(same_bits(sixteen, logits_of(load_hybrid_model(sharded), tokens, B, T, serial)));
+    // random_weights makes in memory what the folder holds.
+    const HybridModel in_memory(c, random_weights(c, 48, options));
+    EXPECT_EQ(in_memory.weight_bytes(), HybridModel(c, stored).weight_bytes());
+    EXPECT_TRUE(same_bits(sixteen, logits_of(in_memory, tokens, B, T, serial)));
     fs::remove_all(sharded);
     fs::remove_all(single);
   }

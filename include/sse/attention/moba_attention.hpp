@@ -182,7 +182,7 @@ void moba_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
     if (n == 0) continue;
     for (index_t i = 0; i < n; ++i) {
       const T* q = in.q.at(b, t0 + s.rows_of_block[i], h);
-      std::copy(q, q + d.D, s.gathered + i * d.D);
+      for (index_t c = 0; c < d.D; ++c) s.gathered[i * d.D + c] = q[c] * scale;
     }
     const index_t key_end = j == own ? last_pos + 1 : std::min(d.T, (j + 1) * C);
     index_t first = 0;  // the gathered rows at or after key j0 (all but in the own block)
@@ -200,7 +200,11 @@ void moba_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
       for (index_t i = 0; i < m; ++i) {
         const index_t r = s.rows_of_block[first + i], pos = t0 + r;
         T* row = s.scores + i * Bk;
-        for (index_t c = 0; c < cols; ++c) row[c] = j0 + c > pos ? neg_inf : row[c] * scale;
+        if (j == own) {  // earlier blocks precede every query of the tile: nothing to mask
+          for (index_t c = 0; c < cols; ++c) {
+            if (j0 + c > pos) row[c] = neg_inf;
+          }
+        }
         out.row(r) *= online_softmax_step(row, cols, s.max[r], s.sum[r]);
       }
       MatrixMap<T> part(s.part, m, d.DV, Eigen::OuterStride<>(d.DV));

@@ -34,6 +34,7 @@
 #include "sse/core/tensor_view.hpp"
 #include "sse/core/workspace.hpp"
 #include "sse/error.hpp"
+#include "sse/simd/row_ops.hpp"
 
 namespace sse {
 
@@ -102,21 +103,31 @@ Status validate_softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorVie
 
 namespace detail {
 
-/// Query rows per task and keys per step of the online softmax.
-inline constexpr index_t kAttentionQueryBlock = 32;
+/// Query rows per tile: a task takes the query heads that share one key/value head (GQA) for
+/// up to kAttentionTileRows / G tokens, so each key block is loaded once for all of them and
+/// the products are [rows x D] x [D x Bk] at rows = 128 (32 tokens x 4 heads at GQA 32/8).
+inline constexpr index_t kAttentionTileRows = 128;
+/// Keys per step of the online softmax.
 inline constexpr index_t kAttentionKeyBlock = 64;
+
+/// Tokens per tile for G query heads per key/value head.
+inline index_t attention_tile_tokens(index_t G) noexcept {
+  return std::max<index_t>(1, kAttentionTileRows / G);
+}
 
 template <class T>
 struct AttentionScratch {
-  T* scores;  // [Bq, Bk] scaled q k^T of one key block, then its exponentials
-  T* out;     // [Bq, DV] unnormalised output
-  T* max;     // [Bq] running maximum of the scores
-  T* sum;     // [Bq] running sum of exp(score - max)
-  AttentionScratch(ScratchArena& arena, index_t DV)
-      : scores(arena.take<T>(kAttentionQueryBlock * kAttentionKeyBlock)),
-        out(arena.take<T>(kAttentionQueryBlock * DV)),
-        max(arena.take<T>(kAttentionQueryBlock)),
-        sum(arena.take<T>(kAttentionQueryBlock)) {}
+  T* q;       // [rows, D] the tile's queries times the scale
+  T* scores;  // [rows, Bk] q k^T of one key block, then its exponentials
+  T* out;     // [rows, DV] unnormalised output
+  T* max;     // [rows] running maximum of the scores
+  T* sum;     // [rows] running sum of exp(score - max)
+  AttentionScratch(ScratchArena& arena, index_t rows, index_t D, index_t DV)
+      : q(arena.take<T>(rows * D)),
+        scores(arena.take<T>(rows * kAttentionKeyBlock)),
+        out(arena.take<T>(rows * DV)),
+        max(arena.take<T>(rows)),
+        sum(arena.take<T>(rows)) {}
 };
 
 /// One query row's online-softmax step over a block of `cols` scaled scores in `row` (-inf
@@ -134,29 +145,33 @@ T online_softmax_step(T* row, index_t cols, T& max, T& sum) noexcept {
   }
   const T new_max = std::max(max, block_max);
   const T rescale = std::exp(max - new_max);
-  T block_sum = 0;
-  for (index_t c = 0; c < cols; ++c) {
-    row[c] = std::exp(row[c] - new_max);
-    block_sum += row[c];
-  }
-  sum = sum * rescale + block_sum;
+  sum = sum * rescale +
+        simd::exp_shifted_sum(default_arch{}, row, new_max, static_cast<std::size_t>(cols));
   max = new_max;
   return rescale;
 }
 
-/// Queries [t0, t0 + rows) of (b, h): the keys they see, block by block.
+/// Tokens [t0, t0 + tokens) of row b for the G query heads of key/value head `kv_head`: a
+/// tile of tokens x G query rows (row r is token t0 + r / G, head kv_head G + r % G) that
+/// meets the keys it sees block by block. Masks are applied only in the blocks that need them
+/// (the diagonal, the window's far edge).
 template <class T>
-void attend_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
-                        const SoftmaxAttentionDims& d, index_t window, T scale, index_t b,
-                        index_t h, index_t t0, index_t rows, AttentionScratch<T>& s) noexcept {
+void attend_query_tile(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
+                       const SoftmaxAttentionDims& d, index_t window, T scale, index_t b,
+                       index_t kv_head, index_t t0, index_t tokens,
+                       AttentionScratch<T>& s) noexcept {
   constexpr index_t Bk = kAttentionKeyBlock;
-  const index_t kv_head = h / (d.HQ / d.HKV);
+  const index_t G = d.HQ / d.HKV, h0 = kv_head * G, rows = tokens * G;
   const index_t offset = in.offsets.present() ? in.offsets(b) : 0;
-  const index_t first_pos = offset + t0, last_pos = offset + t0 + rows - 1;
+  const index_t first_pos = offset + t0, last_pos = offset + t0 + tokens - 1;
   const index_t key_begin = window > 0 ? std::max<index_t>(0, first_pos - window + 1) : 0;
   const T neg_inf = -std::numeric_limits<T>::infinity();
 
-  const ConstMatrixMap<T> q(in.q.at(b, t0, h), rows, d.D, Eigen::OuterStride<>(in.q.stride(1)));
+  for (index_t r = 0; r < rows; ++r) {
+    const T* q = in.q.at(b, t0 + r / G, h0 + r % G);
+    for (index_t c = 0; c < d.D; ++c) s.q[r * d.D + c] = q[c] * scale;
+  }
+  const ConstMatrixMap<T> q(s.q, rows, d.D, Eigen::OuterStride<>(d.D));
   MatrixMap<T> out(s.out, rows, d.DV, Eigen::OuterStride<>(d.DV));
   out.setZero();
   std::fill(s.max, s.max + rows, neg_inf);
@@ -170,23 +185,34 @@ void attend_query_block(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
                               Eigen::OuterStride<>(in.v.stride(1)));
     MatrixMap<T> scores(s.scores, rows, cols, Eigen::OuterStride<>(Bk));
     scores.noalias() = q * k.transpose();
-    for (index_t i = 0; i < rows; ++i) {
-      const index_t pos = first_pos + i;
-      const index_t lo = window > 0 ? pos - window + 1 : 0;  // visible keys: lo <= j <= pos
-      T* row = s.scores + i * Bk;
-      for (index_t c = 0; c < cols; ++c) {
-        const index_t j = j0 + c;
-        row[c] = (j < lo || j > pos) ? neg_inf : row[c] * scale;
+    // Every row sees every key of the block: none past the first token, none before the
+    // window of the last.
+    const bool all_visible = j0 + cols - 1 <= first_pos && (window == 0 || j0 > last_pos - window);
+    for (index_t r = 0; r < rows; ++r) {
+      T* row = s.scores + r * Bk;
+      if (!all_visible) {
+        const index_t pos = first_pos + r / G;
+        const index_t lo = window > 0 ? pos - window + 1 : 0;  // visible keys: lo <= j <= pos
+        for (index_t c = 0; c < cols; ++c) {
+          if (j0 + c < lo || j0 + c > pos) row[c] = neg_inf;
+        }
       }
-      out.row(i) *= online_softmax_step(row, cols, s.max[i], s.sum[i]);
+      out.row(r) *= online_softmax_step(row, cols, s.max[r], s.sum[r]);
     }
     out.noalias() += scores * v;
   }
-  for (index_t i = 0; i < rows; ++i) {
-    const T inv = T(1) / s.sum[i];  // every query sees at least its own key
-    T* dst = o.at(b, t0 + i, h);
-    for (index_t c = 0; c < d.DV; ++c) dst[c] = s.out[i * d.DV + c] * inv;
+  for (index_t r = 0; r < rows; ++r) {
+    const T inv = T(1) / s.sum[r];  // every query sees at least its own key
+    T* dst = o.at(b, t0 + r / G, h0 + r % G);
+    for (index_t c = 0; c < d.DV; ++c) dst[c] = s.out[r * d.DV + c] * inv;
   }
+}
+
+/// The scratch of one task for inputs of these sizes.
+template <class T>
+std::size_t attention_scratch_bytes(const SoftmaxAttentionDims& d) noexcept {
+  const index_t G = d.HQ / std::max<index_t>(1, d.HKV);
+  return measure_scratch<AttentionScratch<T>>(attention_tile_tokens(G) * G, d.D, d.DV);
 }
 
 }  // namespace detail
@@ -196,13 +222,14 @@ template <class T>
 std::size_t softmax_attention_workspace_size(const SoftmaxAttentionInputs<T>& in,
                                              const Executor& executor) noexcept {
   return detail::WorkerScratch::required_bytes(
-      executor.concurrency(), measure_scratch<detail::AttentionScratch<T>>(in.v.extent(3)));
+      executor.concurrency(), detail::attention_scratch_bytes<T>(softmax_attention_dims(in)));
 }
 
 /// o = causal softmax attention of the new queries over the cached keys and values. Throws
-/// sse::invalid_argument, with nothing written, on bad input. Tasks are (row, query head,
-/// block of 32 queries); each output row is written by one task, so the bits do not depend on
-/// the thread count. Cost about 2 T L_visible HQ (D + DV) flops.
+/// sse::invalid_argument, with nothing written, on bad input. Tasks are (row, key/value head,
+/// tile of tokens) with all the query heads of that key/value head; each output row is written
+/// by one task, so the bits do not depend on the thread count. Cost about 2 T L_visible HQ
+/// (D + DV) flops.
 template <class T>
 void softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
                        const SoftmaxAttentionOptions& options, Executor& executor,
@@ -212,19 +239,19 @@ void softmax_attention(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
   throw_if_error(validate_softmax_attention(in, o, options));
   const SoftmaxAttentionDims d = softmax_attention_dims(in);
   const T scale = static_cast<T>(options.scale.value_or(1.0 / std::sqrt(static_cast<double>(d.D))));
-  const index_t blocks = (d.T + detail::kAttentionQueryBlock - 1) / detail::kAttentionQueryBlock;
+  const index_t G = d.HQ / d.HKV, tile = detail::attention_tile_tokens(G);
+  const index_t tiles = (d.T + tile - 1) / tile;
   const detail::WorkerScratch scratch(workspace, executor.concurrency(),
-                                      measure_scratch<detail::AttentionScratch<T>>(d.DV));
+                                      detail::attention_scratch_bytes<T>(d));
   auto run_task = [&](std::size_t task, std::size_t worker) {
     const auto index = static_cast<index_t>(task);
-    const index_t block = index % blocks, h = index / blocks % d.HQ, b = index / blocks / d.HQ;
-    const index_t t0 = block * detail::kAttentionQueryBlock;
-    const index_t rows = std::min(detail::kAttentionQueryBlock, d.T - t0);
+    const index_t t = index % tiles, kv_head = index / tiles % d.HKV, b = index / tiles / d.HKV;
+    const index_t t0 = t * tile, tokens = std::min(tile, d.T - t0);
     ScratchArena arena = scratch.arena(worker);
-    detail::AttentionScratch<T> s(arena, d.DV);
-    detail::attend_query_block(in, o, d, options.window, scale, b, h, t0, rows, s);
+    detail::AttentionScratch<T> s(arena, tokens * G, d.D, d.DV);
+    detail::attend_query_tile(in, o, d, options.window, scale, b, kv_head, t0, tokens, s);
   };
-  executor.parallel_for(static_cast<std::size_t>(d.B * d.HQ * blocks), run_task);
+  executor.parallel_for(static_cast<std::size_t>(d.B * d.HKV * tiles), run_task);
 }
 
 /// `softmax_attention` on the calling thread.

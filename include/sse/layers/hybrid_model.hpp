@@ -133,6 +133,22 @@ class HybridModel {
     return bytes;
   }
 
+  /// Calls f(parameter, is_head) for every matrix a decode step reads: the blocks' (is_head
+  /// false), then the head's (the embedding matrix when tied). An untied embedding matrix is
+  /// not visited: a step reads one row of it.
+  template <class F>
+  void for_each_matrix(F&& f) const {
+    for (const Block& block : blocks_) {
+      std::visit(
+          [&](const auto& mixer) {
+            mixer.for_each_matrix([&](const Parameter& p) { f(p, false); });
+          },
+          block.mixer);
+      block.mlp.for_each_matrix([&](const Parameter& p) { f(p, false); });
+    }
+    f(config_.tie_word_embeddings ? embeddings_ : lm_head_, true);
+  }
+
   /// A fresh cache for `batch` sequences; the softmax attention layers keep room for `capacity`
   /// tokens (they grow beyond it, which allocates).
   Cache make_cache(index_t batch, index_t capacity = 0) const {
@@ -162,17 +178,22 @@ class HybridModel {
                                  mixer_workspace_size(B, T, executor)));
   }
 
-  /// logits [B,T,vocab] of tokens [B,T] (ids in [0, vocab)), continuing from `cache` when given
-  /// (and updating it). Throws sse::invalid_argument on a bad id or shape.
+  /// The logits of tokens [B,T] (ids in [0, vocab)), continuing from `cache` when given (and
+  /// updating it): of every position when `logits` is [B,T,vocab], of each sequence's last
+  /// position only when it is [B,1,vocab] (what generation needs: the head, 0.4 GFLOP a row
+  /// at SpikingBrain2.0's widths, runs once per sequence). Throws sse::invalid_argument on a bad
+  /// id or shape. Every product splits its output columns over `executor`, the mixers' kernels
+  /// their heads or tasks; the results do not depend on the thread count.
   void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
     const HybridConfig& c = config_;
     const index_t B = tokens.extent(0), T = tokens.extent(1), D = c.hidden_size;
-    if (logits.extent(0) != B || logits.extent(1) != T || logits.extent(2) != c.vocab_size ||
-        !logits.is_row_major_contiguous()) {
+    if (logits.extent(0) != B || (logits.extent(1) != T && logits.extent(1) != 1) ||
+        logits.extent(2) != c.vocab_size || !logits.is_row_major_contiguous()) {
       report_invalid_argument("logits: expected a contiguous [B,T,vocab] = " +
-                              format_shape(Extents<3>{B, T, c.vocab_size}) + ", got " +
-                              format_shape(logits.extents()));
+                              format_shape(Extents<3>{B, T, c.vocab_size}) +
+                              " or [B,1,vocab] = " + format_shape(Extents<3>{B, 1, c.vocab_size}) +
+                              ", got " + format_shape(logits.extents()));
     }
     if (cache != nullptr && cache->batch != B) {
       report_invalid_argument("cache: made for " + std::to_string(cache->batch) +
@@ -226,13 +247,25 @@ class HybridModel {
           block.mixer);
       add_delta();
       norm_rows(block.mlp_norm);
-      block.mlp.forward(normed, MatrixMap<float>(s.delta, rows, D, Eigen::OuterStride<>(D)), s.mlp);
+      block.mlp.forward(normed, MatrixMap<float>(s.delta, rows, D, Eigen::OuterStride<>(D)), s.mlp,
+                        executor);
       add_delta();
     }
-    norm_rows(final_norm_);
+    // The head over every row, or over rows T-1, 2T-1, ... (stride T D) for the last positions.
+    const index_t head_rows = logits.extent(1) == T ? rows : B;
+    const index_t row_step = head_rows == rows ? 1 : T, first_row = head_rows == rows ? 0 : T - 1;
+    for (index_t r = 0; r < head_rows; ++r) {
+      const index_t row = first_row + r * row_step;
+      rms_norm_row(s.x + row * D, final_norm_.data(), eps, s.normed + row * D,
+                   static_cast<std::size_t>(D));
+    }
     const Parameter& head = c.tie_word_embeddings ? embeddings_ : lm_head_;
-    linear(normed, head, nullptr,
-           MatrixMap<float>(logits.data(), rows, c.vocab_size, Eigen::OuterStride<>(c.vocab_size)));
+    linear(ConstMatrixMap<float>(s.normed + first_row * D, head_rows, D,
+                                 Eigen::OuterStride<>(row_step * D)),
+           head, nullptr,
+           MatrixMap<float>(logits.data(), head_rows, c.vocab_size,
+                            Eigen::OuterStride<>(c.vocab_size)),
+           executor);
   }
 
   void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits,

@@ -2,109 +2,219 @@
 
 /// \file
 /// Linear layers as upstream stores them: weight [out, in] (PyTorch's layout), optional bias
-/// [out]; y = x W^T + b over rows of x; `detail::project` applies one by its weight key. A
-/// weight `Parameter` may be stored in BF16 or F16: its rows are widened to float32 as they
-/// are read (activations and sums stay float32), so y equals the float32 product with the
-/// stored values up to summation order.
+/// [out]; y = x W^T + b over rows of x; `detail::project` applies one by its weight key.
+///
+/// The weight stays in its stored precision (F32, BF16 or F16) and is widened to float32 in
+/// registers as it is read; activations and sums are float32, so y equals the float32 product
+/// with the stored values up to summation order. Output columns are split over the executor's
+/// tasks and every output is summed by one task in a fixed order: the same bits for any thread
+/// count. Two forms, by the number of rows M of x:
+///
+///   M <= kLinearDotRows (decode)  every weight row is streamed once and dotted with the M rows
+///                                 of x in registers: nothing is packed or allocated, so a step
+///                                 runs at the memory bandwidth (2 bytes a weight in 16 bits)
+///   M >  kLinearDotRows (prefill) a panel of kLinearPanelRows weight rows is widened into a
+///                                 per-worker float32 buffer, then multiplied by Eigen's GEMM:
+///                                 widening costs O(out x in) per call against O(M x out x in)
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "sse/config.hpp"
 #include "sse/core/matrix.hpp"
+#include "sse/core/parallel.hpp"
+#include "sse/core/prefetch.hpp"
 #include "sse/core/shape.hpp"
 #include "sse/layers/weights.hpp"
 #include "sse/simd/row_ops.hpp"
+#include "sse/simd/widen.hpp"
 
 namespace sse {
 
-/// Up to this many rows (a decode step's batch), `linear` takes one dot product per output and
-/// row, each weight row read once while it is in L1: nothing is packed and nothing allocated.
-/// More rows are one Eigen matrix product.
+/// Up to this many rows (a decode step's batch), `linear` takes one pass over the weights with
+/// a dot product per output and row; more rows take the widened-panel GEMM.
 inline constexpr index_t kLinearDotRows = 4;
 
-/// y [M, out] = x [M, in] W^T (+ bias). W is row-major [out, in]; rows of x and y may be
-/// strided (slices of wider buffers). Allocates nothing for M <= kLinearDotRows; above, Eigen
-/// packs the product on the stack up to its 128 KiB limit and on the heap beyond it.
-template <class T>
-inline void linear(ConstMatrixMap<T> x, const T* weight, const T* bias, MatrixMap<T> y) {
-  const index_t in = x.cols(), out = y.cols();
-  if (x.rows() <= kLinearDotRows) {
-    for (index_t o = 0; o < out; ++o) {
-      const T* w = weight + o * in;
-      const T b = bias != nullptr ? bias[o] : T(0);
-      for (index_t r = 0; r < x.rows(); ++r) {
-        y(r, o) = simd::dot(default_arch{}, w, x.data() + r * x.outerStride(),
-                            static_cast<std::size_t>(in)) +
-                  b;
-      }
-    }
-    return;
-  }
-  const ConstMatrixMap<T> w(weight, out, in, Eigen::OuterStride<>(in));
-  y.noalias() = x * w.transpose();
-  if (bias != nullptr) {
-    for (index_t r = 0; r < y.rows(); ++r) {
-      for (index_t c = 0; c < out; ++c) y(r, c) += bias[c];
-    }
-  }
-}
+/// Weight rows per GEMM panel: a task of the prefill form. A panel of 2560-wide rows is 1.3 MB
+/// of float32, which Eigen packs block by block; taller panels repack x less often.
+inline constexpr index_t kLinearPanelRows = 128;
 
 namespace detail {
 
-/// Elements of a 16-bit weight row widened at a time on the stack by the few-row path.
-inline constexpr index_t kWidenChunk = 512;
-/// Floats of the widened panel the many-row path multiplies at a time (1 MiB).
-inline constexpr index_t kWidenPanelFloats = index_t{1} << 18;
+/// Float32 weight rows, used as they are.
+struct F32Rows {
+  using Element = float;
+  template <class Arch>
+  static simd::Batch<float, Arch> load(Arch, const float* p) noexcept {
+    return simd::Batch<float, Arch>::load_unaligned(p);
+  }
+  static float to_float(float x) noexcept { return x; }
+};
+
+/// 16-bit weight rows (simd::Bf16Bits or simd::F16Bits), widened in registers.
+template <class BitsFormat>
+struct HalfRows {
+  using Element = std::uint16_t;
+  using Bits = BitsFormat;
+  template <class Arch>
+  static simd::Batch<float, Arch> load(Arch arch, const std::uint16_t* p) noexcept {
+    return simd::load_widened<BitsFormat>(arch, p);
+  }
+  static float to_float(std::uint16_t h) noexcept { return BitsFormat::to_float(h); }
+};
+
+/// Weight rows of a task of the dot form: about 256 KiB of weights, so two workers share even
+/// a small projection and the task counter is touched rarely.
+template <class Rows>
+index_t dot_task_rows(index_t in) noexcept {
+  const auto row_bytes =
+      static_cast<index_t>(sizeof(typename Rows::Element)) * std::max<index_t>(in, 1);
+  return std::max<index_t>(8, (index_t{1} << 18) / row_bytes);
+}
+
+/// Batches of a weight row per step of `dot_rows`: each step feeds U x M independent FMA
+/// chains, enough to cover the FMA latency so that a row streams at the memory's pace (one
+/// row of x needs 4 chains; the accumulators and loads fit the 16 registers of SSE2/AVX2).
+template <index_t M>
+inline constexpr index_t kDotUnroll = M == 1 ? 4 : 2;
+
+/// How far ahead of its reads `dot_rows` asks for the weights: without the hint a core waits
+/// for each line and then computes, and a row streams at about 2/3 of the read bandwidth.
+inline constexpr std::size_t kDotPrefetchBytes = 4096;
+
+/// sums[r] = w . x_r for the M rows of x (stride x_stride), n elements each: U accumulators
+/// per row over steps of U batches, single batches into the first, then a scalar tail; the
+/// accumulators are added in a fixed order.
+template <index_t M, class Rows, class Arch>
+inline void dot_rows(Arch arch, const typename Rows::Element* SSE_RESTRICT w, const float* x,
+                     index_t x_stride, index_t n, float* sums) noexcept {
+  using B = simd::Batch<float, Arch>;
+  constexpr auto S = static_cast<index_t>(B::size);
+  constexpr index_t U = kDotUnroll<M>;
+  B acc[U][M];
+  for (index_t u = 0; u < U; ++u) {
+    for (index_t r = 0; r < M; ++r) acc[u][r] = B(0.0f);
+  }
+  index_t i = 0;
+  for (; i + U * S <= n; i += U * S) {
+    prefetch(reinterpret_cast<const char*>(w + i) + kDotPrefetchBytes, U * S * sizeof(*w));
+    for (index_t u = 0; u < U; ++u) {
+      const B wu = Rows::load(arch, w + i + u * S);
+      for (index_t r = 0; r < M; ++r) {
+        acc[u][r] = xsimd::fma(wu, B::load_unaligned(x + r * x_stride + i + u * S), acc[u][r]);
+      }
+    }
+  }
+  for (; i + S <= n; i += S) {
+    const B w0 = Rows::load(arch, w + i);
+    for (index_t r = 0; r < M; ++r) {
+      acc[0][r] = xsimd::fma(w0, B::load_unaligned(x + r * x_stride + i), acc[0][r]);
+    }
+  }
+  for (index_t r = 0; r < M; ++r) {
+    for (index_t u = 1; u < U; ++u) acc[0][r] += acc[u][r];
+    float sum = simd::reduce_sum(acc[0][r]);
+    for (index_t j = i; j < n; ++j) sum += Rows::to_float(w[j]) * x[r * x_stride + j];
+    sums[r] = sum;
+  }
+}
+
+/// The dot form for exactly M rows of x.
+template <index_t M, class Rows>
+inline void linear_dot(ConstMatrixMap<float> x, const typename Rows::Element* weight,
+                       const float* bias, MatrixMap<float> y, Executor& executor) {
+  const index_t in = x.cols(), out = y.cols(), task_rows = dot_task_rows<Rows>(in);
+  const auto tasks = static_cast<std::size_t>((out + task_rows - 1) / task_rows);
+  auto task = [&](std::size_t t, std::size_t) {
+    const index_t o0 = static_cast<index_t>(t) * task_rows, o1 = std::min(out, o0 + task_rows);
+    float sums[M];
+    for (index_t o = o0; o < o1; ++o) {
+      dot_rows<M, Rows>(default_arch{}, weight + o * in, x.data(), x.outerStride(), in, sums);
+      const float b = bias != nullptr ? bias[o] : 0.0f;
+      for (index_t r = 0; r < M; ++r) y(r, o) = sums[r] + b;
+    }
+  };
+  executor.parallel_for(tasks, task);
+}
+
+/// The widened-panel GEMM form (any M).
+template <class Rows>
+inline void linear_panels(ConstMatrixMap<float> x, const typename Rows::Element* weight,
+                          const float* bias, MatrixMap<float> y, Executor& executor) {
+  constexpr bool kWiden = !std::is_same_v<typename Rows::Element, float>;
+  const index_t in = x.cols(), out = y.cols(), rows = y.rows();
+  const auto tasks = static_cast<std::size_t>((out + kLinearPanelRows - 1) / kLinearPanelRows);
+  const auto panel_floats = static_cast<std::size_t>(kLinearPanelRows * in);
+  std::vector<float> panels(kWiden ? std::min(tasks, executor.concurrency()) * panel_floats : 0);
+  auto task = [&](std::size_t t, std::size_t worker) {
+    const index_t o0 = static_cast<index_t>(t) * kLinearPanelRows;
+    const index_t n = std::min(kLinearPanelRows, out - o0);
+    const float* w = nullptr;
+    if constexpr (kWiden) {
+      float* panel = panels.data() + worker * panel_floats;
+      for (index_t o = 0; o < n; ++o) {
+        simd::widen_row<typename Rows::Bits>(default_arch{}, weight + (o0 + o) * in, panel + o * in,
+                                             static_cast<std::size_t>(in));
+      }
+      w = panel;
+    } else {
+      w = weight + o0 * in;
+    }
+    auto block = y.middleCols(o0, n);
+    block.noalias() = x * ConstMatrixMap<float>(w, n, in, Eigen::OuterStride<>(in)).transpose();
+    if (bias != nullptr) {
+      for (index_t r = 0; r < rows; ++r) {
+        for (index_t c = 0; c < n; ++c) block(r, c) += bias[o0 + c];
+      }
+    }
+  };
+  executor.parallel_for(tasks, task);
+}
+
+template <class Rows>
+inline void linear_rows(ConstMatrixMap<float> x, const typename Rows::Element* weight,
+                        const float* bias, MatrixMap<float> y, Executor& executor) {
+  switch (x.rows()) {
+    case 0:
+      return;
+    case 1:
+      return linear_dot<1, Rows>(x, weight, bias, y, executor);
+    case 2:
+      return linear_dot<2, Rows>(x, weight, bias, y, executor);
+    case 3:
+      return linear_dot<3, Rows>(x, weight, bias, y, executor);
+    case 4:
+      return linear_dot<4, Rows>(x, weight, bias, y, executor);
+    default:
+      return linear_panels<Rows>(x, weight, bias, y, executor);
+  }
+}
+static_assert(kLinearDotRows == 4, "linear_rows dispatches the dot form for 1..4 rows");
 
 }  // namespace detail
 
-/// y [M, out] = x [M, in] W^T (+ bias) for a weight `Parameter` [out, in] in any stored
-/// precision. Float32 weights take `linear<float>`. 16-bit weights: up to kLinearDotRows rows,
-/// each weight row is widened chunk by chunk on the stack and dotted with every row of x
-/// (nothing allocated); above, a panel of rows is widened at a time into one buffer and
-/// multiplied by Eigen, so widening costs O(out x in) per call against O(M x out x in) work.
+/// y [M, out] = x [M, in] W^T (+ bias [out]) for a weight [out, in] in its stored precision.
+/// Rows of x and y may be strided (slices of wider buffers). Allocates nothing for
+/// M <= kLinearDotRows; above, one panel buffer per worker for 16-bit weights, and Eigen's
+/// packing buffers.
 inline void linear(ConstMatrixMap<float> x, const Parameter& weight, const float* bias,
-                   MatrixMap<float> y) {
-  if (weight.is_float32()) {
-    linear<float>(x, weight.data.data(), bias, y);
-    return;
-  }
-  const index_t in = x.cols(), out = y.cols(), M = x.rows();
-  if (M <= kLinearDotRows) {
-    std::array<float, detail::kWidenChunk> chunk;
-    std::array<float, kLinearDotRows> sums;
-    for (index_t o = 0; o < out; ++o) {
-      sums.fill(0.0f);
-      for (index_t c0 = 0; c0 < in; c0 += detail::kWidenChunk) {
-        const index_t n = std::min(detail::kWidenChunk, in - c0);
-        weight.widen(static_cast<std::size_t>(o * in + c0), static_cast<std::size_t>(n),
-                     chunk.data());
-        for (index_t r = 0; r < M; ++r) {
-          sums[r] += simd::dot(default_arch{}, chunk.data(), x.data() + r * x.outerStride() + c0,
-                               static_cast<std::size_t>(n));
-        }
-      }
-      for (index_t r = 0; r < M; ++r) y(r, o) = sums[r] + (bias != nullptr ? bias[o] : 0.0f);
-    }
-    return;
-  }
-  const index_t panel_rows = std::max<index_t>(1, std::min(out, detail::kWidenPanelFloats / in));
-  std::vector<float> panel(static_cast<std::size_t>(panel_rows * in));
-  for (index_t o0 = 0; o0 < out; o0 += panel_rows) {
-    const index_t rows = std::min(panel_rows, out - o0);
-    weight.widen(static_cast<std::size_t>(o0 * in), static_cast<std::size_t>(rows * in),
-                 panel.data());
-    const ConstMatrixMap<float> w(panel.data(), rows, in, Eigen::OuterStride<>(in));
-    y.middleCols(o0, rows).noalias() = x * w.transpose();
-  }
-  if (bias != nullptr) {
-    for (index_t r = 0; r < M; ++r) {
-      for (index_t c = 0; c < out; ++c) y(r, c) += bias[c];
-    }
+                   MatrixMap<float> y, Executor& executor) {
+  SSE_DASSERT(weight.shape.size() == 2 && weight.shape[0] == y.cols() &&
+              weight.shape[1] == x.cols() && x.rows() == y.rows());
+  switch (weight.dtype) {
+    case io::TensorDType::kBF16:
+      return detail::linear_rows<detail::HalfRows<simd::Bf16Bits>>(x, weight.bits.data(), bias, y,
+                                                                   executor);
+    case io::TensorDType::kF16:
+      return detail::linear_rows<detail::HalfRows<simd::F16Bits>>(x, weight.bits.data(), bias, y,
+                                                                  executor);
+    default:
+      return detail::linear_rows<detail::F32Rows>(x, weight.data.data(), bias, y, executor);
   }
 }
 
@@ -112,9 +222,9 @@ namespace detail {
 
 /// x [rows, D] through weight [out, D] (and bias) into y [rows, out].
 inline void project(const Weights& w, std::string_view key, ConstMatrixMap<float> x, float* y,
-                    index_t out, std::string_view bias_key = {}) {
+                    index_t out, Executor& executor, std::string_view bias_key = {}) {
   linear(x, w.at(key), bias_key.empty() ? nullptr : w.at(bias_key).data.data(),
-         MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)));
+         MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)), executor);
 }
 
 inline ConstMatrixMap<float> rows_of(const float* x, index_t rows, index_t cols) {

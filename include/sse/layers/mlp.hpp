@@ -6,6 +6,7 @@
 ///   y = down_proj( silu(gate_proj(x)) * up_proj(x) )
 ///   gate_proj, up_proj: [I, D]; down_proj: [D, I]; no biases
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ namespace sse {
 
 class SwiGluMlp {
  public:
+  /// Elements of silu(gate) * up per task.
+  static constexpr index_t kGatePiece = 16384;
+
   /// The keys and shapes this MLP takes, for check_parameters.
   static std::vector<ParameterSpec> parameters(index_t hidden, index_t intermediate) {
     return {{"gate_proj.weight", {intermediate, hidden}},
@@ -37,25 +41,41 @@ class SwiGluMlp {
   index_t intermediate() const noexcept { return intermediate_; }
   /// Bytes the weights take in memory (in their stored precision).
   std::size_t weight_bytes() const noexcept { return gate_.bytes() + up_.bytes() + down_.bytes(); }
+  /// Calls f(parameter) for the three matrices.
+  template <class F>
+  void for_each_matrix(F&& f) const {
+    f(gate_);
+    f(up_);
+    f(down_);
+  }
   /// Scratch elements forward() needs for `rows` rows.
   std::size_t scratch_size(index_t rows) const noexcept {
     return static_cast<std::size_t>(2 * rows * intermediate_);
   }
 
-  /// y [rows, D] = the MLP of x [rows, D]; `scratch` holds scratch_size(rows) floats.
-  void forward(ConstMatrixMap<float> x, MatrixMap<float> y, float* scratch) const {
+  /// y [rows, D] = the MLP of x [rows, D]; `scratch` holds scratch_size(rows) floats. The three
+  /// products split their output columns over `executor`.
+  void forward(ConstMatrixMap<float> x, MatrixMap<float> y, float* scratch,
+               Executor& executor) const {
     const index_t rows = x.rows();
     MatrixMap<float> gate(scratch, rows, intermediate_, Eigen::OuterStride<>(intermediate_));
     MatrixMap<float> up(scratch + rows * intermediate_, rows, intermediate_,
                         Eigen::OuterStride<>(intermediate_));
-    linear(x, gate_, nullptr, gate);
-    linear(x, up_, nullptr, up);
-    for (index_t r = 0; r < rows; ++r) {
-      for (index_t c = 0; c < intermediate_; ++c) gate(r, c) = silu(gate(r, c)) * up(r, c);
-    }
+    linear(x, gate_, nullptr, gate, executor);
+    linear(x, up_, nullptr, up, executor);
+    // silu(gate) * up, elementwise, in pieces of kGatePiece over the executor.
+    const index_t n = rows * intermediate_;
+    float* g = gate.data();
+    const float* u = up.data();
+    auto gating = [&](std::size_t piece, std::size_t) {
+      const index_t first = static_cast<index_t>(piece) * kGatePiece;
+      const index_t last = std::min(n, first + kGatePiece);
+      for (index_t i = first; i < last; ++i) g[i] = silu(g[i]) * u[i];
+    };
+    executor.parallel_for(static_cast<std::size_t>((n + kGatePiece - 1) / kGatePiece), gating);
     linear(ConstMatrixMap<float>(gate.data(), rows, intermediate_,
                                  Eigen::OuterStride<>(intermediate_)),
-           down_, nullptr, y);
+           down_, nullptr, y, executor);
   }
 
  private:

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "sse/core/bfloat16.hpp"
 #include "sse/error.hpp"
 #include "sse/io/safetensors.hpp"
 #include "sse/layers/hybrid_config.hpp"
@@ -56,9 +57,10 @@ class SplitMix {
   std::uint64_t state_;
 };
 
-/// Writes the random values of `spec` (see the file comment) to `out`, a piece at a time.
-inline void write_random_tensor(const ParameterSpec& spec, std::uint64_t seed,
-                                io::SafetensorsWriter& out) {
+/// The random values of `spec` (see the file comment), handed to sink(const float*, count) a
+/// piece at a time.
+template <class Sink>
+inline void generate_random_tensor(const ParameterSpec& spec, std::uint64_t seed, Sink&& sink) {
   auto ends_with = [&](const char* tail) {
     const std::string t(tail);
     return spec.key.size() >= t.size() &&
@@ -93,8 +95,13 @@ inline void write_random_tensor(const ParameterSpec& spec, std::uint64_t seed,
       }
       piece[i] = static_cast<float>(value);
     }
-    out.write(piece.data(), count);
+    sink(piece.data(), count);
   }
+}
+
+/// The seed of the i-th tensor of a checkpoint of seed `seed`.
+inline std::uint64_t tensor_seed(std::uint64_t seed, std::size_t i) noexcept {
+  return seed * 1000003u + i;
 }
 
 }  // namespace detail
@@ -167,7 +174,9 @@ inline std::uint64_t write_random_checkpoint(const std::string& config_path,
       written.paths.push_back(path);
       io::SafetensorsWriter out(path.string(), headers, {{"format", "pt"}});
       for (std::size_t i : shards[s]) {
-        detail::write_random_tensor(specs[i], options.seed * 1000003u + i, out);
+        detail::generate_random_tensor(
+            specs[i], detail::tensor_seed(options.seed, i),
+            [&](const float* piece, std::size_t count) { out.write(piece, count); });
       }
       out.finish();
     }
@@ -183,6 +192,42 @@ inline std::uint64_t write_random_checkpoint(const std::string& config_path,
   }
   written.complete = true;
   return total;
+}
+
+/// The weights `write_random_checkpoint` writes for `config` (MLPs of `intermediate` channels),
+/// made in memory instead, as loading that folder gives them: matrices stored in
+/// options.dtype, every other parameter rounded to it and widened to float32
+/// (options.shard_bytes does not apply). For benchmarks at the released widths without a
+/// detour through the disk.
+inline Weights random_weights(const HybridConfig& config, index_t intermediate,
+                              const RandomCheckpointOptions& options = {}) {
+  const std::vector<ParameterSpec> specs = HybridModel::parameters(config, intermediate);
+  Weights weights;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    Parameter p;
+    p.shape = specs[i].shape;
+    const bool keep_bits = options.dtype != io::TensorDType::kF32 && p.shape.size() == 2;
+    p.dtype = keep_bits ? options.dtype : io::TensorDType::kF32;
+    auto append = [&](const float* piece, std::size_t n) {
+      for (std::size_t j = 0; j < n; ++j) {
+        if (options.dtype == io::TensorDType::kF32) {
+          p.data.push_back(piece[j]);
+          continue;
+        }
+        const bool bf16 = options.dtype == io::TensorDType::kBF16;
+        const std::uint16_t bits =
+            bf16 ? bfloat16::from_float(piece[j]).bits : io::detail::float_to_half(piece[j]);
+        if (keep_bits) {
+          p.bits.push_back(bits);
+        } else {
+          p.data.push_back(bf16 ? bfloat16{bits}.to_float() : io::detail::half_to_float(bits));
+        }
+      }
+    };
+    detail::generate_random_tensor(specs[i], detail::tensor_seed(options.seed, i), append);
+    weights.add(specs[i].key, std::move(p));
+  }
+  return weights;
 }
 
 }  // namespace sse

@@ -98,6 +98,13 @@ class SoftmaxAttentionLayer {
   const SoftmaxAttentionConfig& config() const noexcept { return config_; }
   /// Bytes the layer's weights take in memory.
   std::size_t weight_bytes() const noexcept { return weights_.bytes(); }
+  /// Calls f(parameter) for every matrix of the layer: the weights a token's step reads.
+  template <class F>
+  void for_each_matrix(F&& f) const {
+    weights_.for_each([&](const std::string&, const Parameter& p) {
+      if (p.shape.size() == 2) f(p);
+    });
+  }
 
   /// An empty cache for `batch` sequences with room for `capacity` tokens (it grows if
   /// needed). With a window W the room is W + kLinearDotRows whatever `capacity` says: a
@@ -137,9 +144,9 @@ class SoftmaxAttentionLayer {
 
     const ConstMatrixMap<float> X(x.data(), rows, D, Eigen::OuterStride<>(D));
     auto bias = [&](std::string_view key) { return c.qkv_bias ? key : std::string_view{}; };
-    detail::project(weights_, "q_proj.weight", X, s.q, Q, bias("q_proj.bias"));
-    detail::project(weights_, "k_proj.weight", X, s.k, width, bias("k_proj.bias"));
-    detail::project(weights_, "v_proj.weight", X, s.v, width, bias("v_proj.bias"));
+    detail::project(weights_, "q_proj.weight", X, s.q, Q, executor, bias("q_proj.bias"));
+    detail::project(weights_, "k_proj.weight", X, s.k, width, executor, bias("k_proj.bias"));
+    detail::project(weights_, "v_proj.weight", X, s.v, width, executor, bias("v_proj.bias"));
     if (c.qk_norm) {  // per head, before the rotation
       const auto eps = static_cast<float>(c.norm_eps);
       for (const auto& [t, heads, key] :
@@ -182,7 +189,8 @@ class SoftmaxAttentionLayer {
       drop_oldest(kv, kv.kept - std::min(kv.kept, c.window));
       if (kv.capacity > window_room()) set_capacity(kv, window_room());
     }
-    detail::project(weights_, "o_proj.weight", detail::rows_of(s.o, rows, Q), y.data(), D);
+    detail::project(weights_, "o_proj.weight", detail::rows_of(s.o, rows, Q), y.data(), D,
+                    executor);
   }
 
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {

@@ -149,6 +149,13 @@ class SseLayer {
   const SseLayerConfig& config() const noexcept { return config_; }
   /// Bytes the layer's weights take in memory.
   std::size_t weight_bytes() const noexcept { return weights_.bytes(); }
+  /// Calls f(parameter) for every matrix of the layer: the weights a token's step reads.
+  template <class F>
+  void for_each_matrix(F&& f) const {
+    weights_.for_each([&](const std::string&, const Parameter& p) {
+      if (p.shape.size() == 2) f(p);
+    });
+  }
 
   /// A zero cache for `batch` sequences.
   Cache make_cache(index_t batch) const {
@@ -196,15 +203,15 @@ class SseLayer {
 
     // Projections.
     auto bias = [&](std::string_view key) { return c.qkv_bias ? key : std::string_view{}; };
-    detail::project(w, "q_proj.weight", X, s.q1, HK, bias("q_proj.bias"));
-    detail::project(w, "k_proj.weight", X, s.k1, HK, bias("k_proj.bias"));
-    detail::project(w, "lora_q_proj.0.weight", X, s.low, V);
-    detail::project(w, "lora_q_proj.1.weight", detail::rows_of(s.low, rows, V), s.q2, HK);
-    detail::project(w, "lora_k_proj.0.weight", X, s.low, V);
-    detail::project(w, "lora_k_proj.1.weight", detail::rows_of(s.low, rows, V), s.k2, HK);
+    detail::project(w, "q_proj.weight", X, s.q1, HK, executor, bias("q_proj.bias"));
+    detail::project(w, "k_proj.weight", X, s.k1, HK, executor, bias("k_proj.bias"));
+    detail::project(w, "lora_q_proj.0.weight", X, s.low, V, executor);
+    detail::project(w, "lora_q_proj.1.weight", detail::rows_of(s.low, rows, V), s.q2, HK, executor);
+    detail::project(w, "lora_k_proj.0.weight", X, s.low, V, executor);
+    detail::project(w, "lora_k_proj.1.weight", detail::rows_of(s.low, rows, V), s.k2, HK, executor);
     for (index_t i = 0; i < rows * HK; ++i) s.q2[i] += s.q1[i], s.k2[i] += s.k1[i];
-    detail::project(w, "v_proj.weight", X, s.v, HV * V, bias("v_proj.bias"));
-    detail::project(w, "e_proj.weight", X, s.eta, N);
+    detail::project(w, "v_proj.weight", X, s.v, HV * V, executor, bias("v_proj.bias"));
+    detail::project(w, "e_proj.weight", X, s.eta, N, executor);
     if (c.use_short_conv) {  // q1 and k1 only, after q2 and k2 were formed
       float* q_history = cache != nullptr ? cache->q_conv.data() : s.q_history;
       float* k_history = cache != nullptr ? cache->k_conv.data() : s.k_history;
@@ -230,7 +237,7 @@ class SseLayer {
     for (float* k : {s.k1, s.k2}) Gates::activate_keys(k, rows * H, K, c.qk_relu);
 
     // Gates (the rule's policy, layers/layer_gates.hpp).
-    Gates::compute(w, X, c, s.gate_scratch, {s.g1, s.g2, s.beta1, s.beta2});
+    Gates::compute(w, X, c, s.gate_scratch, {s.g1, s.g2, s.beta1, s.beta2}, executor);
 
     // Grouped value heads: value head j reads q/k (and per-key-head gate) head j / (HV / H).
     if (HV != H) {
@@ -251,8 +258,9 @@ class SseLayer {
     const float eps = static_cast<float>(c.norm_eps);
     const float* norm_weight = w.at("o_norm.weight").data.data();
     if (c.use_output_gate) {
-      detail::project(w, "g_proj.0.weight", X, s.low, V);
-      detail::project(w, "g_proj.1.weight", detail::rows_of(s.low, rows, V), s.gate, HV * V);
+      detail::project(w, "g_proj.0.weight", X, s.low, V, executor);
+      detail::project(w, "g_proj.1.weight", detail::rows_of(s.low, rows, V), s.gate, HV * V,
+                      executor);
     }
     for (index_t r = 0; r < rows * HV; ++r) {
       float* row = s.o + r * V;
@@ -262,7 +270,7 @@ class SseLayer {
         rms_norm_row(row, norm_weight, eps, row, static_cast<std::size_t>(V));
       }
     }
-    detail::project(w, "o_proj.weight", detail::rows_of(s.o, rows, HV * V), y.data(), D);
+    detail::project(w, "o_proj.weight", detail::rows_of(s.o, rows, HV * V), y.data(), D, executor);
   }
 
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {

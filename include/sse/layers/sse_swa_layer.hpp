@@ -85,6 +85,12 @@ class SseSwaLayer {
   std::size_t weight_bytes() const noexcept {
     return sse_.weight_bytes() + swa_.weight_bytes() + 4 * (sse_merge_.size() + swa_merge_.size());
   }
+  /// Calls f(parameter) for every matrix of both branches.
+  template <class F>
+  void for_each_matrix(F&& f) const {
+    sse_.for_each_matrix(f);
+    swa_.for_each_matrix(f);
+  }
 
   Cache make_cache(index_t batch) const {
     return Cache{batch, sse_.make_cache(batch), swa_.make_cache(batch)};

@@ -273,6 +273,12 @@ class Weights {
   }
 
   /// Keys in sorted order.
+  /// Calls f(key, parameter) for every parameter, in key order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [key, p] : params_) f(key, p);
+  }
+
   std::vector<std::string> keys() const {
     std::vector<std::string> out;
     for (const auto& entry : params_) out.push_back(entry.first);

@@ -73,6 +73,23 @@ inline void exp(Arch, const T* SSE_RESTRICT x, T* SSE_RESTRICT y, std::size_t n)
   for (std::size_t i = body; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
+/// x[i] = exp(x[i] - shift), in place; returns their sum (a softmax row's exponentials).
+template <class Arch, class T>
+inline T exp_shifted_sum(Arch, T* x, T shift, std::size_t n) noexcept {
+  using B = Batch<T, Arch>;
+  const std::size_t body = body_size<T, Arch>(n);
+  const B s(shift);
+  B acc(T(0));
+  for (std::size_t i = 0; i < body; i += B::size) {
+    const B e = xsimd::exp(B::load_unaligned(x + i) - s);
+    e.store_unaligned(x + i);
+    acc += e;
+  }
+  T sum = reduce_sum(acc);
+  for (std::size_t i = body; i < n; ++i) sum += (x[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
 /// sum_i a[i] * b[i] * exp(g[i]) (one entry of the intra-chunk GLA matrix, DESIGN.md section 1).
 template <class Arch, class T>
 inline T dot_exp(Arch, const T* a, const T* b, const T* g, std::size_t n) noexcept {
