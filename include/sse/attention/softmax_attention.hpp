@@ -109,6 +109,10 @@ namespace detail {
 inline constexpr index_t kAttentionTileRows = 128;
 /// Keys per step of the online softmax.
 inline constexpr index_t kAttentionKeyBlock = 64;
+/// Up to this many rows per tile (a decode step: the G heads of one token), the two products
+/// of a key block are dot products and row updates: Eigen's GEMM packs both operands for
+/// every block, which costs more than the arithmetic at a few rows.
+inline constexpr index_t kAttentionDotRows = 8;
 
 /// Tokens per tile for G query heads per key/value head.
 inline index_t attention_tile_tokens(index_t G) noexcept {
@@ -184,7 +188,16 @@ void attend_query_tile(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
     const ConstMatrixMap<T> v(in.v.at(b, j0, kv_head), cols, d.DV,
                               Eigen::OuterStride<>(in.v.stride(1)));
     MatrixMap<T> scores(s.scores, rows, cols, Eigen::OuterStride<>(Bk));
-    scores.noalias() = q * k.transpose();
+    if (rows > kAttentionDotRows) {
+      scores.noalias() = q * k.transpose();
+    } else {
+      for (index_t r = 0; r < rows; ++r) {
+        for (index_t c = 0; c < cols; ++c) {
+          s.scores[r * Bk + c] = simd::dot(default_arch{}, s.q + r * d.D, k.row(c).data(),
+                                           static_cast<std::size_t>(d.D));
+        }
+      }
+    }
     // Every row sees every key of the block: none past the first token, none before the
     // window of the last.
     const bool all_visible = j0 + cols - 1 <= first_pos && (window == 0 || j0 > last_pos - window);
@@ -199,7 +212,16 @@ void attend_query_tile(const SoftmaxAttentionInputs<T>& in, TensorView<T, 4> o,
       }
       out.row(r) *= online_softmax_step(row, cols, s.max[r], s.sum[r]);
     }
-    out.noalias() += scores * v;
+    if (rows > kAttentionDotRows) {
+      out.noalias() += scores * v;
+    } else {
+      for (index_t r = 0; r < rows; ++r) {
+        for (index_t c = 0; c < cols; ++c) {
+          simd::axpy(default_arch{}, s.scores[r * Bk + c], v.row(c).data(), s.out + r * d.DV,
+                     static_cast<std::size_t>(d.DV));
+        }
+      }
+    }
   }
   for (index_t r = 0; r < rows; ++r) {
     const T inv = T(1) / s.sum[r];  // every query sees at least its own key

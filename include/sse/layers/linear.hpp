@@ -21,6 +21,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -150,13 +151,15 @@ inline void linear_panels(ConstMatrixMap<float> x, const typename Rows::Element*
   const index_t in = x.cols(), out = y.cols(), rows = y.rows();
   const auto tasks = static_cast<std::size_t>((out + kLinearPanelRows - 1) / kLinearPanelRows);
   const auto panel_floats = static_cast<std::size_t>(kLinearPanelRows * in);
-  std::vector<float> panels(kWiden ? std::min(tasks, executor.concurrency()) * panel_floats : 0);
+  // One panel per worker, uninitialised (each task overwrites what it reads).
+  const std::unique_ptr<float[]> panels(
+      kWiden ? new float[std::min(tasks, executor.concurrency()) * panel_floats] : nullptr);
   auto task = [&](std::size_t t, std::size_t worker) {
     const index_t o0 = static_cast<index_t>(t) * kLinearPanelRows;
     const index_t n = std::min(kLinearPanelRows, out - o0);
     const float* w = nullptr;
     if constexpr (kWiden) {
-      float* panel = panels.data() + worker * panel_floats;
+      float* panel = panels.get() + worker * panel_floats;
       for (index_t o = 0; o < n; ++o) {
         simd::widen_row<typename Rows::Bits>(default_arch{}, weight + (o0 + o) * in, panel + o * in,
                                              static_cast<std::size_t>(in));

@@ -50,6 +50,19 @@ inline void decay_axpy(Arch, T decay, T alpha, const T* SSE_RESTRICT x, T* SSE_R
   for (std::size_t i = body; i < n; ++i) y[i] = decay * y[i] + alpha * x[i];
 }
 
+/// y += alpha * x.
+template <class Arch, class T>
+inline void axpy(Arch, T alpha, const T* SSE_RESTRICT x, T* SSE_RESTRICT y,
+                 std::size_t n) noexcept {
+  using B = Batch<T, Arch>;
+  const std::size_t body = body_size<T, Arch>(n);
+  const B a(alpha);
+  for (std::size_t i = 0; i < body; i += B::size) {
+    xsimd::fma(a, B::load_unaligned(x + i), B::load_unaligned(y + i)).store_unaligned(y + i);
+  }
+  for (std::size_t i = body; i < n; ++i) y[i] += alpha * x[i];
+}
+
 /// y = x * exp(g), elementwise (g <= 0: a decayed row; the factor never overflows).
 template <class Arch, class T>
 inline void mul_exp(Arch, const T* SSE_RESTRICT x, const T* SSE_RESTRICT g, T* SSE_RESTRICT y,
