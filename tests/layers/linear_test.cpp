@@ -3,7 +3,7 @@
 // -march), since both forms are SIMD code: every bf16 and f16 bit pattern widens exactly as the
 // scalar definitions do; y = x W^T + b matches float64 on the stored values for F32, BF16 and
 // F16 weights, the dot form (M <= kLinearDotRows) and the panel form, strided rows, with and
-// without bias; 1 and 2 threads give the same bits; unwritten outputs stay NaN and fail.
+// without bias; 1, 2 and 4 threads give the same bits; unwritten outputs stay NaN and fail.
 
 #include "sse/layers/linear.hpp"
 
@@ -89,7 +89,7 @@ struct LinearCase {
 };
 
 TEST(Linear, MatchesFloat64OnTheStoredValuesInEveryPrecisionAndForm) {
-  ThreadPool two(2);
+  ThreadPool two(2), four(4);  // four: more workers than some calls have tasks
   SerialExecutor one;
   std::uint64_t seed = 100;
   for (io::TensorDType dtype :
@@ -111,13 +111,16 @@ TEST(Linear, MatchesFloat64OnTheStoredValuesInEveryPrecisionAndForm) {
         const index_t x_stride = c.in + 3, y_stride = c.out + 2;
         const std::vector<float> x = randn<float>(std::size_t(c.M * x_stride), ++seed);
         std::vector<float> y1 = poisoned<float>(std::size_t(c.M * y_stride));
-        std::vector<float> y2 = y1;
+        std::vector<float> y2 = y1, y4 = y1;
         const ConstMatrixMap<float> xm(x.data(), c.M, c.in, Eigen::OuterStride<>(x_stride));
         const float* b = with_bias ? bias.data() : nullptr;
         linear(xm, w, b, MatrixMap<float>(y1.data(), c.M, c.out, Eigen::OuterStride<>(y_stride)),
                one);
         linear(xm, w, b, MatrixMap<float>(y2.data(), c.M, c.out, Eigen::OuterStride<>(y_stride)),
                two);
+        linear(xm, w, b, MatrixMap<float>(y4.data(), c.M, c.out, Eigen::OuterStride<>(y_stride)),
+               four);
+        EXPECT_TRUE(same_bits(y1, y4)) << "1 vs 4 threads";
         std::vector<float> got;
         std::vector<double> ref;
         for (index_t r = 0; r < c.M; ++r) {

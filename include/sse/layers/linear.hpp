@@ -41,8 +41,10 @@ namespace sse {
 /// a dot product per output and row; more rows take the widened-panel GEMM.
 inline constexpr index_t kLinearDotRows = 4;
 
-/// Weight rows per GEMM panel: a task of the prefill form. A panel of 2560-wide rows is 1.3 MB
-/// of float32, which Eigen packs block by block; taller panels repack x less often.
+/// Weight rows per GEMM panel: a task of the prefill form (1.3 MB of float32 for 2560-wide
+/// rows). Outputs of 1024, 2560, 4096 and 9728 columns split into an even number of panels; 256
+/// measured no faster. A constant, not a function of the thread count: Eigen's blocking may
+/// depend on a product's width, and the bits must not depend on the threads.
 inline constexpr index_t kLinearPanelRows = 128;
 
 namespace detail {
@@ -151,9 +153,10 @@ inline void linear_panels(ConstMatrixMap<float> x, const typename Rows::Element*
   const index_t in = x.cols(), out = y.cols(), rows = y.rows();
   const auto tasks = static_cast<std::size_t>((out + kLinearPanelRows - 1) / kLinearPanelRows);
   const auto panel_floats = static_cast<std::size_t>(kLinearPanelRows * in);
-  // One panel per worker, uninitialised (each task overwrites what it reads).
-  const std::unique_ptr<float[]> panels(
-      kWiden ? new float[std::min(tasks, executor.concurrency()) * panel_floats] : nullptr);
+  // One panel per worker, uninitialised (each task overwrites what it reads; the pages of
+  // workers that take no task are never touched).
+  const std::unique_ptr<float[]> panels(kWiden ? new float[executor.concurrency() * panel_floats]
+                                               : nullptr);
   auto task = [&](std::size_t t, std::size_t worker) {
     const index_t o0 = static_cast<index_t>(t) * kLinearPanelRows;
     const index_t n = std::min(kLinearPanelRows, out - o0);
