@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 #include "sse/config.hpp"
 #include "sse/simd/reduce.hpp"
@@ -86,15 +87,18 @@ inline void exp(Arch, const T* SSE_RESTRICT x, T* SSE_RESTRICT y, std::size_t n)
   for (std::size_t i = body; i < n; ++i) y[i] = std::exp(x[i]);
 }
 
-/// x[i] = exp(x[i] - shift), in place; returns their sum (a softmax row's exponentials).
+/// x[i] = exp(x[i] - shift), in place; returns their sum (a softmax row's exponentials). The
+/// arguments may be -inf (masked scores): they are raised to a floor far below the underflow
+/// (exp is 0 either way) before xsimd's exp, which converts its argument to an integer.
 template <class Arch, class T>
 inline T exp_shifted_sum(Arch, T* x, T shift, std::size_t n) noexcept {
   using B = Batch<T, Arch>;
   const std::size_t body = body_size<T, Arch>(n);
   const B s(shift);
+  const B lowest(std::is_same_v<T, float> ? T(-200) : T(-1000));  // exp underflows below -104, -745
   B acc(T(0));
   for (std::size_t i = 0; i < body; i += B::size) {
-    const B e = xsimd::exp(B::load_unaligned(x + i) - s);
+    const B e = xsimd::exp(xsimd::max(B::load_unaligned(x + i) - s, lowest));
     e.store_unaligned(x + i);
     acc += e;
   }
