@@ -16,6 +16,8 @@
 //   Attention   at T = 32k, 32 heads of 128 over 8 kv heads: full causal, MoBA (C = 1024,
 //               top-8) and the 128-token window, useful FLOP rate (4 x head_dim per visible
 //               query-key pair and head) against SGEMM                   >= 0.4 (window: reported)
+//   Verify      speculative decoding: a verify of F = 5 tokens and the commit of m (arg: 5,
+//               every draft kept; 1, none), against one decode step      <= 1.3
 //   Length      prefill tokens/s and decode ms/token at prompt lengths 128 .. 4096, beside
 //               their floors (SGEMM-bound tokens/s, bandwidth-bound ms/token): the README plot
 //
@@ -214,6 +216,35 @@ void BM_Decode(benchmark::State& state) {
                 "decode ms/token / weight-read time");
 }
 
+/// Verify F = 5 tokens and commit m of them (arg), against a decode step, each on its own
+/// cache after the same prompt; the tokens are random (only the work matters here).
+void BM_Verify(benchmark::State& state) {
+  constexpr sse::index_t F = 5;
+  const sse::index_t kept = state.range(0);
+  const Model& m = model();
+  const sse::index_t vocab = m.config.vocab_size;
+  sse::ThreadPool pool(2);
+  std::vector<float> logits(static_cast<std::size_t>(F * vocab));
+  const std::vector<std::int64_t> prompt = random_tokens(kPrompt, 1);
+  auto decode_cache = prefill(prompt, pool, logits);
+  auto verify_cache = prefill(prompt, pool, logits);
+  std::vector<std::byte> workspace(m.model->workspace_size(1, F, pool));
+  const std::vector<std::int64_t> drafts = random_tokens(F, 2);
+  std::int64_t token = sse::argmax_token(logits.data(), vocab);
+  PairedTiming timing;
+  timing.add("verify_commit", [&] {
+    m.model->verify({drafts.data(), {1, F}}, {logits.data(), {1, F, vocab}}, verify_cache, pool,
+                    sse::Workspace(workspace.data(), workspace.size()));
+    m.model->commit({&kept, {1}}, verify_cache, pool);
+  });
+  timing.add("decode", [&] { decode_step(decode_cache, token, logits, pool, workspace); });
+  for (auto _ : state) timing.run_iteration(state);
+  timing.report_times(state);
+  report_target(
+      state, timing.median(0) / timing.median(1), 1.3, false,
+      std::string("verify F=5 + commit ") + (kept == F ? "all" : "none") + " / decode step");
+}
+
 void BM_Prefill(benchmark::State& state) {
   const Model& m = model();
   sse::ThreadPool pool(2);
@@ -408,6 +439,13 @@ void BM_Length(benchmark::State& state) {
 // PeakMemory reads the peak of the cases before it (the model, prefills, decode steps); the
 // attention cases' 32k-token q, k, v and o come after it.
 BENCHMARK(BM_Decode)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_Verify)
+    ->ArgName("kept")
+    ->Arg(5)
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(10);
 BENCHMARK(BM_Prefill)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
 BENCHMARK(BM_Scaling)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
 BENCHMARK(BM_PeakMemory)->Iterations(1);

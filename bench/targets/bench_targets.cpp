@@ -13,6 +13,8 @@
 //   P4  decode (T=1, N=4, k=1, state in place) / read + write of the touched
 //       states (2 states of H K V floats)                                      <= 2.0
 //   P5  SSE prefill, 1 thread / 2 threads                                      >= 1.8
+//   P6  speculative verify of F = 5 tokens + commit of m (all: 5, none: 1) /
+//       one decode step (T=1, N=4, k=1, states in place)                       <= 3.0
 //   bf16  SSE with bfloat16 inputs / float32 inputs                            <= 1.0
 
 #include <algorithm>
@@ -188,6 +190,47 @@ void BM_P4_DecodeVsTouchedState(benchmark::State& state) {
                 std::string("P4 ") + Rule::kName + " decode / touched-state read+write");
 }
 
+/// Speculative decoding at the operator: verify F = 5 tokens and commit m of them (arg: m = 5,
+/// every draft accepted; m = 1, none), against one decode step, states in place as in P4. Each
+/// side runs 64 times per iteration.
+template <class Rule>
+void BM_P6_VerifyCommitVsDecode(benchmark::State& state) {
+  constexpr int kRepeat = 64;
+  constexpr long F = 5, N = 4, k = 1;
+  const long kept = state.range(0);
+  SseProblem<Rule> one(1, kK, N), drafts(F, kK, N);
+  one.in.h0 = one.out.ht;
+  drafts.ht = one.ht;  // the same states to start from
+  drafts.in.h0 = drafts.out.ht;
+  sse::SerialExecutor serial;
+  SseRun<Rule, float> decode(one.in, one.out, k, sse::Path::kSparse, serial);
+  std::vector<std::byte> workspace(
+      sse::sse_attention_workspace_size<Rule>(drafts.in, drafts.out, decode.options, serial));
+  std::vector<std::byte> memory(sse::rollback_bytes(drafts.in, decode.options));
+  sse::Rollback rollback(memory.data(), memory.size());
+  const sse::index_t accepted = kept;
+  auto verify_commit = [&] {
+    const sse::Workspace w(workspace.data(), workspace.size());
+    sse::sse_verify<Rule>(drafts.in, drafts.out, decode.options, serial, rollback, w);
+    sse::sse_commit<Rule>(drafts.in, {&accepted, {1}}, drafts.out.ht, decode.options, serial,
+                          rollback, w);
+  };
+  PairedTiming timing;
+  timing.add("verify_commit", [&] {
+    for (int i = 0; i < kRepeat; ++i) verify_commit();
+  });
+  timing.add("decode", [&] {
+    for (int i = 0; i < kRepeat; ++i) decode();
+  });
+  for (auto _ : state) timing.run_iteration(state);
+  timing.report_times(state);
+  state.counters["verify_commit_us"] = timing.median(0) / kRepeat * 1e6;
+  state.counters["decode_us"] = timing.median(1) / kRepeat * 1e6;
+  report_target(state, timing.median(0) / timing.median(1), 3.0, false,
+                std::string("P6 ") + Rule::kName + " verify F=5 + commit " +
+                    (kept == F ? "all" : "none") + " / decode step");
+}
+
 template <class Rule>
 void BM_P5_TwoThreadsVsOne(benchmark::State& state) {
   SseProblem<Rule> p(kT, kK, 4);
@@ -242,6 +285,18 @@ BENCHMARK(BM_P2_MaskedVsSparse<GdnRule>)->ArgName("N")->Arg(4)->Arg(8)->Apply(pr
 BENCHMARK(BM_P3_GdnVsGla)->Apply(prefill);
 BENCHMARK(BM_P4_DecodeVsTouchedState<GlaRule>)->Iterations(51)->UseManualTime();
 BENCHMARK(BM_P4_DecodeVsTouchedState<GdnRule>)->Iterations(51)->UseManualTime();
+BENCHMARK(BM_P6_VerifyCommitVsDecode<GlaRule>)
+    ->ArgName("kept")
+    ->Arg(5)
+    ->Arg(1)
+    ->Iterations(51)
+    ->UseManualTime();
+BENCHMARK(BM_P6_VerifyCommitVsDecode<GdnRule>)
+    ->ArgName("kept")
+    ->Arg(5)
+    ->Arg(1)
+    ->Iterations(51)
+    ->UseManualTime();
 BENCHMARK(BM_P5_TwoThreadsVsOne<GlaRule>)->Apply(prefill);
 BENCHMARK(BM_P5_TwoThreadsVsOne<GdnRule>)->Apply(prefill);
 BENCHMARK(BM_Bf16VsFloat32<GlaRule>)->ArgName("T")->Arg(8192)->Apply(prefill);

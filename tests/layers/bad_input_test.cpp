@@ -88,7 +88,7 @@ TEST(LayerBadInput, SoftmaxAttentionLayerWritesNothing) {
       },
       "cache: made for 1 sequences, the input has B = 2");
   EXPECT_TRUE(same_bits(out, poison));
-  EXPECT_EQ(cache.length, 0);
+  EXPECT_EQ(cache.length[0], 0);
   EXPECT_EQ(cache.capacity, 4);
 }
 
@@ -124,7 +124,7 @@ TEST(LayerBadInput, ModelWritesNothing) {
       "cache: made for 1 sequences, the input has B = 2");
   EXPECT_TRUE(same_bits(out, poison));
   const auto& attention = std::get<SoftmaxAttentionLayer::Cache>(cache.mixers[1]);
-  EXPECT_EQ(attention.length, 3);
+  EXPECT_EQ(attention.length[0], 3);
   EXPECT_TRUE(same_bits(attention.keys, keys_before));
   EXPECT_TRUE(same_bits(std::get<SseLayer<GlaRule>::Cache>(cache.mixers[0]).state, state_before));
 }

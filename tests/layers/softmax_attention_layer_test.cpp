@@ -64,7 +64,7 @@ TEST(SoftmaxAttentionLayer, PrefillThenDecodeEqualsOnePrefill) {
       x, B, T, D, D, P, [&](const std::vector<float>& xs, index_t count, std::vector<float>& ys) {
         layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
       });
-  EXPECT_EQ(cache.length, T);
+  EXPECT_EQ(cache.length[0], T);
   EXPECT_LT(rel_error(stepped, full), 1e-5);
 }
 

@@ -105,8 +105,8 @@ TYPED_TEST(SseSwaLayerTest, PrefillThenDecodeEqualsOnePrefill) {
         layer.forward({xs.data(), {B, count, D}}, {ys.data(), {B, count, D}}, &cache);
       });
   EXPECT_LT(rel_error(stepped, full), 1e-5);
-  EXPECT_EQ(cache.window.length, T);
-  EXPECT_EQ(cache.window.kept, 5);
+  EXPECT_EQ(cache.window.length[0], T);
+  EXPECT_EQ(cache.window.kept[0], 5);
   EXPECT_LE(cache.window.capacity, 5 + kLinearDotRows);  // bounded by W, not by T
 }
 
@@ -184,7 +184,7 @@ TEST(MobaLayer, PrefillThenDecodeIsMobaThenDense) {
   EXPECT_LT(rel_error(stepped, reference::softmax_attention_layer(c, w, xd, B, T, P)), 1e-5);
   // ... which is not what one long prefill gives (the test can fail).
   EXPECT_GT(rel_error(stepped, reference::softmax_attention_layer(c, w, xd, B, T)), 1e-3);
-  EXPECT_EQ(cache.length, T);
+  EXPECT_EQ(cache.length[0], T);
 }
 
 /// logits [B,T,vocab] of `model` for `tokens`, through `cache` when given.

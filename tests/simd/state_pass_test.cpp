@@ -88,5 +88,51 @@ TYPED_TEST(StatePassTest, MatchFloat64Loops) {
   }
 }
 
+// Several tokens in one pass give the bits of one pass per token (the speculative verify and
+// the recurrent kernel rely on it), for GLA's per-row decay and the delta rule.
+TYPED_TEST(StatePassTest, TokensInOnePassEqualOnePassEach) {
+  using T = TypeParam;
+  const default_arch arch{};
+  std::uint64_t seed = 50;
+  constexpr std::size_t kTokens = 5;
+  for (index_t K : kRows) {
+    for (index_t V : kColumns) {
+      SCOPED_TRACE("K=" + std::to_string(K) + " V=" + std::to_string(V));
+      const auto S0 = randn<T>(std::size_t(K * V), ++seed);
+      const auto k = randn<T>(kTokens * std::size_t(K), ++seed);
+      const auto q = randn<T>(kTokens * std::size_t(K), ++seed);
+      const auto u = randn<T>(kTokens * std::size_t(V), ++seed);
+      const auto decay = uniform<T>(kTokens * std::size_t(K), ++seed, 0.5, 1.0);
+      const auto beta = uniform<T>(kTokens, ++seed, 0.0, 1.0);
+      for (bool delta : {false, true}) {
+        auto S_one = S0, S_all = S0;
+        auto o_one = poisoned<T>(kTokens * std::size_t(V)), o_all = o_one;
+        simd::PassToken<T> tokens[kTokens];
+        for (std::size_t i = 0; i < kTokens; ++i) {
+          const simd::PassToken<T> x{
+              decay.data() + i * std::size_t(K), beta[i],
+              k.data() + i * std::size_t(K),     u.data() + i * std::size_t(V),
+              q.data() + i * std::size_t(K),     o_one.data() + i * std::size_t(V)};
+          tokens[i] = x;
+          tokens[i].o = o_all.data() + i * std::size_t(V);
+          if (delta) {
+            simd::delta_update_read(arch, &x, 1, StateView<T>{S_one.data(), K, V});
+          } else {
+            simd::update_read(arch, &x, 1, 1, StateView<T>{S_one.data(), K, V});
+          }
+        }
+        if (delta) {
+          simd::delta_update_read(arch, tokens, kTokens, StateView<T>{S_all.data(), K, V});
+        } else {
+          simd::update_read(arch, tokens, kTokens, 1, StateView<T>{S_all.data(), K, V});
+        }
+        EXPECT_TRUE(same_bits(S_all, S_one)) << (delta ? "delta" : "gla");
+        EXPECT_TRUE(same_bits(o_all, o_one)) << (delta ? "delta" : "gla");
+        EXPECT_LT(rel_error(o_all, std::vector<double>(o_all.size(), 0.0)), 1e300);  // all written
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sse::test

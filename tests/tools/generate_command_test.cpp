@@ -132,6 +132,53 @@ TEST_F(SseRunTest, GenerateReproducesSpikingBrainCheckpoints) {
   }
 }
 
+// Speculative decoding on upstream's own checkpoints: exactly upstream's greedy ids, whatever
+// the draft (the model's first layers, the bf16 copy of the F32 model) and T_s, with the
+// `speculative:` line before the timing line.
+TEST_F(SseRunTest, GenerateSpeculativeReproducesUpstreamsGreedyIds) {
+  const std::string sseh = std::string(SSE_TEST_DATA_DIR) + "/upstream/sseh_public";
+  const std::string spb2 = std::string(SSE_TEST_DATA_DIR) + "/upstream/spb2_public";
+  const std::regex speculative_line(
+      "speculative: drafted [0-9]+ accepted [0-9]+ \\([0-9]+\\.[0-9]%\\), [0-9]+\\.[0-9]+ "
+      "tokens/s\nprefill [0-9]+ tokens: [0-9.]+ ms; decode [0-9]+ tokens: [0-9.]+ ms per "
+      "token\n$");
+  struct Run {
+    std::string model, draft;
+  };
+  for (const Run& run : std::vector<Run>{{sseh, "--draft-layers 1 --draft-tokens 3"},
+                                         {sseh, "--draft-layers 2"},
+                                         {spb2, "--draft-layers 2 --draft-tokens 5"},
+                                         {spb2, "--draft " + spb2 + "/bf16 --draft-tokens 2"}}) {
+    const std::string expected = read_text(run.model + "/generated.txt");
+    const auto count = std::count(expected.begin(), expected.end(), ',') + 1;
+    const RunOutput r = run_sse_run_capturing("generate --model " + run.model + " --tokens " +
+                                              read_text(run.model + "/prompt.txt") + " --max-new " +
+                                              std::to_string(count) + " --threads 2 " + run.draft);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, expected + "\n") << run.draft;
+    EXPECT_TRUE(std::regex_search(r.err, speculative_line)) << r.err;
+  }
+}
+
+TEST_F(SseRunTest, GenerateBadDraftsExitTwo) {
+  const std::string sseh = std::string(SSE_TEST_DATA_DIR) + "/upstream/sseh_public";
+  const std::string spb2 = std::string(SSE_TEST_DATA_DIR) + "/upstream/spb2_public";
+  const std::string base = "generate --model " + sseh + " --tokens 1,2 --max-new 3 ";
+  for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"--draft-tokens 3", "--draft-tokens needs --draft DIR or --draft-layers L"},
+           {"--draft-layers 1 --draft-tokens 0", "--draft-tokens: expected an integer in [1,"},
+           {"--draft-layers 0", "--draft-layers: expected an integer in [1,"},
+           {"--draft-layers 3", "--draft-layers: expected 1 to 2 (fewer than the model's 3"},
+           {"--draft " + spb2, "--draft: vocab_size 320 differs from the model's 256"},
+           {"--draft " + sseh + " --draft-layers 1", "--draft and --draft-layers exclude"}}) {
+    const RunOutput r = run_sse_run_capturing(base + args);
+    EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
 // Broken sharded checkpoints (support/bad_checkpoints.hpp): exit 2, one line naming the file
 // and the key, no --logits file.
 TEST_F(SseRunTest, GenerateBrokenShardedCheckpointsExitTwo) {

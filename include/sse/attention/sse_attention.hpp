@@ -80,25 +80,17 @@ std::size_t sse_attention_workspace_size(const SseInputs<Rule, In>& in,
       detail::sse_shared_bytes<T>(d, options, !out.routing.p.present()));
 }
 
-/// Runs the SSE operator: o (and ht, and the routing when asked for) from the inputs. Throws
-/// sse::invalid_argument, with nothing written, on bad input.
-///
-/// Cost per token and head: the shared state plus the partitions the path runs (1 + k on the
-/// sparse path, 1 + N on the masked one), each about 4 K V flops in recurrent form or
-/// 2 C (K + V) + 4 K V in chunked form.
-///
-/// Inputs may be float, double or bfloat16; bfloat16 rows are widened to float as the branches
-/// gather them, and states, outputs and every sum are float.
-template <class Rule, class ChunkSchedule = DefaultChunked, class In>
-void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
-                   const AttentionOptions& options, Executor& executor, Workspace workspace = {}) {
+namespace detail {
+
+/// The operator on validated input over `sequences` (the call's own, or a window of each, as
+/// the speculative verify and commit run it), with the form `mode` picks.
+template <class Rule, class ChunkSchedule, class In>
+void run_sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
+                       const AttentionOptions& options, Mode mode, const Sequences& sequences,
+                       Executor& executor, Workspace workspace) {
   using T = compute_t<In>;
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
-                "sse::sse_attention: the element type must be float, double or bfloat16");
   constexpr index_t C = ChunkSchedule::kChunkSize;
   using Arch = default_arch;
-  throw_if_error(validate_sse_attention(in, out, options));
-
   const SseDims d = sse_dims(in);
   const bool own_routing = !out.routing.p.present();
   const detail::WorkerScratch scratch(workspace, executor.concurrency(),
@@ -116,7 +108,6 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
     routing.reader_ids = {shared.reader_ids, {d.B, d.T, options.readers}};
   }
   detail::route_tokens(in.eta, options.writers, options.readers, routing);
-  const Sequences sequences(d.B, d.T, in.cu_seqlens);
   if (sparse) {
     detail::bucket_routed_tokens(routing, sequences, d.N, shared.routed_tokens,
                                  shared.routed_offsets);
@@ -133,7 +124,7 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
        options.qk_l2norm.value_or(Rule::kDefaultQkL2norm), options.key_rows},
       options.emulq,
       options.emulk,
-      options.mode,
+      mode,
       shared.routed_tokens,
       shared.routed_offsets};
   const auto heads = static_cast<std::size_t>(d.S * d.H);
@@ -163,6 +154,29 @@ void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>
     detail::add_partition_outputs(Arch{}, call, s, h);
   };
   executor.parallel_for(heads, add_outputs);
+}
+
+}  // namespace detail
+
+/// Runs the SSE operator: o (and ht, and the routing when asked for) from the inputs. Throws
+/// sse::invalid_argument, with nothing written, on bad input.
+///
+/// Cost per token and head: the shared state plus the partitions the path runs (1 + k on the
+/// sparse path, 1 + N on the masked one), each about 4 K V flops in recurrent form or
+/// 2 C (K + V) + 4 K V in chunked form.
+///
+/// Inputs may be float, double or bfloat16; bfloat16 rows are widened to float as the branches
+/// gather them, and states, outputs and every sum are float.
+template <class Rule, class ChunkSchedule = DefaultChunked, class In>
+void sse_attention(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
+                   const AttentionOptions& options, Executor& executor, Workspace workspace = {}) {
+  using T = compute_t<In>;
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>,
+                "sse::sse_attention: the element type must be float, double or bfloat16");
+  throw_if_error(validate_sse_attention(in, out, options));
+  const SseDims d = sse_dims(in);
+  detail::run_sse_attention<Rule, ChunkSchedule>(
+      in, out, options, options.mode, Sequences(d.B, d.T, in.cu_seqlens), executor, workspace);
 }
 
 /// `sse_attention` on the calling thread.

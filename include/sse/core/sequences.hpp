@@ -5,6 +5,7 @@
 /// `cu_seqlens` (B = 1; S+1 non-decreasing offsets, first 0, last T) the T tokens are S packed
 /// sequences, sequence s being tokens [cu_seqlens[s], cu_seqlens[s+1]); empty ones are allowed.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -32,14 +33,29 @@ class Sequences {
   index_t count() const noexcept { return packed() ? cu_seqlens_.extent(0) - 1 : batch_; }
 
   SequenceSpan operator[](index_t s) const noexcept {
-    if (!packed()) return {s, 0, tokens_};
-    return {0, cu_seqlens_(s), cu_seqlens_(s + 1)};
+    SequenceSpan span = packed() ? SequenceSpan{0, cu_seqlens_(s), cu_seqlens_(s + 1)}
+                                 : SequenceSpan{s, 0, tokens_};
+    if (ends_ != nullptr) span.end = span.begin + std::min(span.length(), ends_[s]);
+    span.begin += std::min(span.length(), first_);
+    return span;
+  }
+
+  /// The same sequences cut to the window [first, ends[s]) of each one's own positions (ends
+  /// null: to its end; both clamped to its length): what a speculative verify runs in two
+  /// parts and its commit replays.
+  Sequences window(index_t first, const index_t* ends = nullptr) const noexcept {
+    Sequences cut = *this;
+    cut.first_ = first;
+    cut.ends_ = ends;
+    return cut;
   }
 
  private:
   index_t batch_;
   index_t tokens_;
   TensorView<const std::int64_t, 1> cu_seqlens_;
+  index_t first_ = 0;
+  const index_t* ends_ = nullptr;
 };
 
 /// Checks `cu_seqlens` (if present) against a [batch, tokens] input.

@@ -1,9 +1,12 @@
 #pragma once
 
 /// \file
-/// `ScanKernel<Rule, Recurrent>`: one (sequence, head), token by token. Each token costs one or
-/// two passes over the K x V state; this is the decode path and the oracle of the chunked one.
+/// `ScanKernel<Rule, Recurrent>`: one (sequence, head), token by token: the decode path, the
+/// speculative verify's, and the oracle of the chunked one. Up to kStepTokens consecutive
+/// tokens share one pass over the K x V state (`Rule::steps`), with the same arithmetic as one
+/// token at a time, so a run of F tokens gives the bits of F one-token calls.
 
+#include <algorithm>
 #include <cstddef>
 
 #include "sse/core/workspace.hpp"
@@ -19,14 +22,14 @@ struct ScanKernel<Rule, Recurrent> {
 
   template <class T>
   struct Scratch {
-    T* q;           // [K] the prepared query
-    T* k;           // [K] the prepared key
+    T* q;           // [kStepTokens, K] the prepared queries
+    T* k;           // [kStepTokens, K] the prepared keys
     index_t* rows;  // [K] a row-sparse key's rows
     T* key_values;  // [K] and its values
     typename Rule::template StepScratch<T> rule;
     Scratch(ScratchArena& arena, index_t K, index_t V)
-        : q(arena.take<T>(K)),
-          k(arena.take<T>(K)),
+        : q(arena.take<T>(kStepTokens * K)),
+          k(arena.take<T>(kStepTokens * K)),
           rows(arena.take<index_t>(K)),
           key_values(arena.take<T>(K)),
           rule(arena, K, V) {}
@@ -53,11 +56,19 @@ struct ScanKernel<Rule, Recurrent> {
         return;
       }
     }
-    for (index_t t = 0; t < seq.length; ++t) {
-      prepare_query_key(arch, seq, t, scratch.q, scratch.k);
-      const TokenInputs<T> token{scratch.q, scratch.k, seq.v.row(t), seq.g.row(t),
-                                 seq.beta.data ? seq.beta.row(t) : nullptr};
-      Rule::step(arch, token, S, seq.o.row(t), scratch.rule);
+    StepToken<T> tokens[kStepTokens];
+    for (index_t t0 = 0; t0 < seq.length; t0 += kStepTokens) {
+      const index_t count = std::min(kStepTokens, seq.length - t0);
+      for (index_t i = 0; i < count; ++i) {
+        const index_t t = t0 + i;
+        T* q = scratch.q + i * seq.K;
+        T* k = scratch.k + i * seq.K;
+        prepare_query_key(arch, seq, t, q, k);
+        tokens[i] = {
+            q,           k, seq.v.row(t), seq.g.row(t), seq.beta.data ? seq.beta.row(t) : nullptr,
+            seq.o.row(t)};
+      }
+      Rule::steps(arch, tokens, count, S, scratch.rule);
     }
   }
 };

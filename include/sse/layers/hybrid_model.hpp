@@ -12,12 +12,16 @@
 /// checkpoint stores them in (layers/weights.hpp). Weight names as upstream:
 /// model.embeddings.weight, model.layers.{i}.attn_norm.weight, model.layers.{i}.attn.*,
 /// model.layers.{i}.mlp_norm.weight, model.layers.{i}.mlp.*, model.norm.weight, lm_head.weight.
-/// Prefill and decode go through a `Cache` (one per mixer).
+/// Prefill and decode go through a `Cache` (one per mixer). Speculative decoding: `verify`
+/// feeds F tokens per sequence (the last accepted one and its drafts) and returns the logits of
+/// every row, each bit for bit what a decode step would give; `commit` keeps the first m_b
+/// tokens of each sequence, as if only they had been decoded.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -49,6 +53,8 @@ class HybridModel {
   struct Cache {
     index_t batch = 0;
     std::vector<MixerCache> mixers;
+    std::vector<index_t> seen;  // [B] tokens each sequence has seen
+    index_t verified = 0;       // F of the pending verify; 0: none
   };
 
   /// Every key and shape of a model of `config` whose MLPs have `intermediate` channels
@@ -95,7 +101,8 @@ class HybridModel {
   HybridModel(const HybridConfig& config, Weights weights) : config_(config) {
     const HybridConfig& c = config_;
     const index_t D = c.hidden_size;
-    embeddings_ = take_matrix(weights, "model.embeddings.weight", {c.vocab_size, D});
+    Parts parts;
+    parts.embeddings = take_matrix(weights, "model.embeddings.weight", {c.vocab_size, D});
     for (index_t i = 0; i < c.num_hidden_layers; ++i) {
       const std::string prefix = "model.layers." + std::to_string(i) + ".";
       std::vector<float> attn_norm = take(weights, prefix + "attn_norm.weight", {D});
@@ -107,26 +114,40 @@ class HybridModel {
         intermediate = mlp.at("gate_proj.weight").shape[0];
       }
       throw_if_error(check_parameters(mlp, SwiGluMlp::parameters(D, intermediate)));
-      blocks_.push_back(Block{std::move(attn_norm), std::move(mlp_norm), std::move(mixer),
-                              SwiGluMlp(std::move(mlp), D, intermediate)});
+      parts.blocks.push_back(Block{std::move(attn_norm), std::move(mlp_norm), std::move(mixer),
+                                   SwiGluMlp(std::move(mlp), D, intermediate)});
     }
-    final_norm_ = take(weights, "model.norm.weight", {D});
+    parts.final_norm = take(weights, "model.norm.weight", {D});
     if (!c.tie_word_embeddings) {
-      lm_head_ = take_matrix(weights, "lm_head.weight", {c.vocab_size, D});
+      parts.lm_head = take_matrix(weights, "lm_head.weight", {c.vocab_size, D});
     }
     if (weights.size() != 0) {
       report_invalid_argument(detail::quoted_text(weights.keys().front()) + ": unexpected key" +
                               (weights.origin().empty() ? "" : " in " + weights.origin()) +
                               " (not a parameter of this model)");
     }
+    parts_ = std::make_shared<const Parts>(std::move(parts));
+  }
+
+  /// The model of this one's first `layers` blocks, its final norm and its head: a draft for
+  /// speculative decoding that needs no weights of its own (it shares these).
+  HybridModel first_layers(index_t layers) const {
+    if (layers < 1 || layers > config_.num_hidden_layers) {
+      report_invalid_argument("layers: expected 1 to " + std::to_string(config_.num_hidden_layers) +
+                              ", got " + std::to_string(layers));
+    }
+    HybridModel prefix = *this;
+    prefix.config_.num_hidden_layers = layers;
+    return prefix;
   }
 
   const HybridConfig& config() const noexcept { return config_; }
 
   /// Bytes the weights take in memory (matrices in their stored precision).
   std::size_t weight_bytes() const noexcept {
-    std::size_t bytes = embeddings_.bytes() + lm_head_.bytes() + 4 * final_norm_.size();
-    for (const Block& block : blocks_) {
+    std::size_t bytes =
+        parts_->embeddings.bytes() + parts_->lm_head.bytes() + 4 * parts_->final_norm.size();
+    for (const Block& block : blocks()) {
       bytes += 4 * (block.attn_norm.size() + block.mlp_norm.size()) + block.mlp.weight_bytes();
       bytes += std::visit([](const auto& mixer) { return mixer.weight_bytes(); }, block.mixer);
     }
@@ -138,7 +159,7 @@ class HybridModel {
   /// not visited: a step reads one row of it.
   template <class F>
   void for_each_matrix(F&& f) const {
-    for (const Block& block : blocks_) {
+    for (const Block& block : blocks()) {
       std::visit(
           [&](const auto& mixer) {
             mixer.for_each_matrix([&](const Parameter& p) { f(p, false); });
@@ -146,19 +167,25 @@ class HybridModel {
           block.mixer);
       block.mlp.for_each_matrix([&](const Parameter& p) { f(p, false); });
     }
-    f(config_.tie_word_embeddings ? embeddings_ : lm_head_, true);
+    f(config_.tie_word_embeddings ? parts_->embeddings : parts_->lm_head, true);
   }
 
   /// A fresh cache for `batch` sequences; the softmax attention layers keep room for `capacity`
-  /// tokens (they grow beyond it, which allocates).
-  Cache make_cache(index_t batch, index_t capacity = 0) const {
+  /// tokens (they grow beyond it, which allocates), and window caches for verifies of
+  /// `verify_tokens` tokens.
+  Cache make_cache(index_t batch, index_t capacity = 0, index_t verify_tokens = 0) const {
     Cache cache;
     cache.batch = batch;
-    for (const Block& block : blocks_) {
+    cache.seen.assign(static_cast<std::size_t>(batch), 0);
+    for (const Block& block : blocks()) {
       std::visit(
           [&](const auto& mixer) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(mixer)>, SoftmaxAttentionLayer>) {
-              cache.mixers.emplace_back(mixer.make_cache(batch, capacity));
+            using Layer = std::decay_t<decltype(mixer)>;
+            if constexpr (std::is_same_v<Layer, SoftmaxAttentionLayer>) {
+              cache.mixers.emplace_back(mixer.make_cache(batch, capacity, verify_tokens));
+            } else if constexpr (std::is_same_v<Layer, SseSwaLayer<GlaRule>> ||
+                                 std::is_same_v<Layer, SseSwaLayer<GdnRule>>) {
+              cache.mixers.emplace_back(mixer.make_cache(batch, verify_tokens));
             } else {
               cache.mixers.emplace_back(mixer.make_cache(batch));
             }
@@ -186,8 +213,70 @@ class HybridModel {
   /// their heads or tasks; the results do not depend on the thread count.
   void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
+    check_call(tokens, logits, cache, false);
+    Cache local = cache == nullptr ? make_cache(tokens.extent(0), tokens.extent(1)) : Cache{};
+    run(tokens, logits, cache == nullptr ? local : *cache, executor, workspace, false);
+    if (cache != nullptr) cache->verified = 0;  // a pending verify keeps all its tokens
+  }
+
+  void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits,
+               Cache* cache = nullptr) const {
+    SerialExecutor serial;
+    forward(tokens, logits, cache, serial);
+  }
+
+  /// Speculative verify: the logits [B,F,vocab] of tokens [B,F] (each sequence's last accepted
+  /// token and F - 1 drafts) continuing `cache`, every row bit for bit what decoding the tokens
+  /// one by one gives. The cache moves past all F tokens and keeps what `commit` needs. Every
+  /// sequence must have seen a token (a verify follows a prefill). Throws
+  /// sse::invalid_argument, with nothing changed, on a bad id, shape or cache.
+  void verify(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits, Cache& cache,
+              Executor& executor, Workspace workspace = {}) const {
+    check_call(tokens, logits, &cache, true);
+    run(tokens, logits, cache, executor, workspace, true);
+    cache.verified = tokens.extent(1);
+  }
+
+  /// Keeps the first kept[b] tokens of each sequence of the pending verify (1 <= kept[b] <= F):
+  /// the cache ends as decoding only those tokens leaves it, so the next step's logits are the
+  /// same bits. Throws sse::invalid_argument, with nothing changed, on a bad count or without a
+  /// verify.
+  void commit(TensorView<const index_t, 1> kept, Cache& cache, Executor& executor) const {
+    detail::check_commit(kept, cache.batch, cache.verified);
+    for (std::size_t i = 0; i < blocks().size(); ++i) {
+      std::visit(
+          [&](const auto& mixer) {
+            using Layer = std::decay_t<decltype(mixer)>;
+            auto& state = std::get<typename Layer::Cache>(cache.mixers[i]);
+            if constexpr (std::is_same_v<Layer, SoftmaxAttentionLayer>) {
+              mixer.commit(kept, state);
+            } else {
+              mixer.commit(kept, state, executor);
+            }
+          },
+          blocks()[i].mixer);
+    }
+    for (index_t b = 0; b < cache.batch; ++b) cache.seen[static_cast<std::size_t>(b)] += kept(b);
+    cache.verified = 0;
+  }
+
+ private:
+  /// The checks of forward and verify, before anything changes.
+  void check_call(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits,
+                  const Cache* cache, bool verifying) const {
     const HybridConfig& c = config_;
-    const index_t B = tokens.extent(0), T = tokens.extent(1), D = c.hidden_size;
+    const index_t B = tokens.extent(0), T = tokens.extent(1);
+    if (verifying) {
+      detail::check_verify_tokens(T);
+      if (logits.extent(0) != B || logits.extent(1) != T || logits.extent(2) != c.vocab_size ||
+          !logits.is_row_major_contiguous()) {
+        report_invalid_argument(
+            "logits: a verify gives every row's, expected a contiguous "
+            "[B,F,vocab] = " +
+            format_shape(Extents<3>{B, T, c.vocab_size}) + ", got " +
+            format_shape(logits.extents()));
+      }
+    }
     if (logits.extent(0) != B || (logits.extent(1) != T && logits.extent(1) != 1) ||
         logits.extent(2) != c.vocab_size || !logits.is_row_major_contiguous()) {
       report_invalid_argument("logits: expected a contiguous [B,T,vocab] = " +
@@ -199,7 +288,14 @@ class HybridModel {
       report_invalid_argument("cache: made for " + std::to_string(cache->batch) +
                               " sequences, the input has B = " + std::to_string(B));
     }
-    const index_t rows = B * T;
+    if (verifying) {
+      for (index_t b = 0; b < B; ++b) {
+        if (cache->seen[static_cast<std::size_t>(b)] == 0) {
+          report_invalid_argument("cache: a verify continues a prefilled cache; sequence " +
+                                  std::to_string(b) + " has seen no token");
+        }
+      }
+    }
     for (index_t b = 0; b < B; ++b) {
       for (index_t t = 0; t < T; ++t) {
         const std::int64_t id = tokens(b, t);
@@ -211,17 +307,24 @@ class HybridModel {
         }
       }
     }
+  }
+
+  /// A forward, or a verify (the mixers' verifies, every product row by row), on checked input.
+  void run(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits, Cache& state,
+           Executor& executor, Workspace workspace, bool verifying) const {
+    const HybridConfig& c = config_;
+    const index_t B = tokens.extent(0), T = tokens.extent(1), D = c.hidden_size;
+    const index_t rows = B * T;
+    const LinearRows form = verifying ? LinearRows::kEachAsDecode : LinearRows::kAuto;
     const std::size_t mixer_bytes = mixer_workspace_size(B, T, executor);
     const detail::WorkerScratch region(
         workspace, 0, 0, measure_scratch<Scratch>(rows * D, mlp_scratch_size(rows), mixer_bytes));
     ScratchArena arena = region.shared();
     const Scratch s(arena, rows * D, mlp_scratch_size(rows), mixer_bytes);
     for (index_t r = 0; r < rows; ++r) {
-      embeddings_.widen(static_cast<std::size_t>(tokens(r / T, r % T) * D),
-                        static_cast<std::size_t>(D), s.x + r * D);
+      parts_->embeddings.widen(static_cast<std::size_t>(tokens(r / T, r % T) * D),
+                               static_cast<std::size_t>(D), s.x + r * D);
     }
-    Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
-    Cache& state = cache == nullptr ? local : *cache;
     const float eps = static_cast<float>(c.norm_eps);
     auto norm_rows = [&](const std::vector<float>& weight) {
       for (index_t r = 0; r < rows; ++r) {
@@ -233,22 +336,34 @@ class HybridModel {
       for (index_t i = 0; i < rows * D; ++i) s.x[i] += s.delta[i];
     };
     const ConstMatrixMap<float> normed(s.normed, rows, D, Eigen::OuterStride<>(D));
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      const Block& block = blocks_[i];
+    for (std::size_t i = 0; i < blocks().size(); ++i) {
+      const Block& block = blocks()[i];
       norm_rows(block.attn_norm);
       const TensorView<const float, 3> in{s.normed, {B, T, D}};
       const TensorView<float, 3> out{s.delta, {B, T, D}};
       std::visit(
           [&](const auto& mixer) {
             using Layer = std::decay_t<decltype(mixer)>;
-            mixer.forward(in, out, &std::get<typename Layer::Cache>(state.mixers[i]), executor,
-                          Workspace(s.mixer, mixer_bytes));
+            auto& mixer_cache = std::get<typename Layer::Cache>(state.mixers[i]);
+            if constexpr (std::is_same_v<Layer, SseLayer<GlaRule>> ||
+                          std::is_same_v<Layer, SseLayer<GdnRule>>) {
+              if (verifying) {  // the record of an SSE layer's verify lives in its cache
+                mixer.verify(in, out, mixer_cache, executor);
+                return;
+              }
+            } else {
+              if (verifying) {
+                mixer.verify(in, out, mixer_cache, executor, Workspace(s.mixer, mixer_bytes));
+                return;
+              }
+            }
+            mixer.forward(in, out, &mixer_cache, executor, Workspace(s.mixer, mixer_bytes));
           },
           block.mixer);
       add_delta();
       norm_rows(block.mlp_norm);
       block.mlp.forward(normed, MatrixMap<float>(s.delta, rows, D, Eigen::OuterStride<>(D)), s.mlp,
-                        executor);
+                        executor, form);
       add_delta();
     }
     // The head over every row, or over rows T-1, 2T-1, ... (stride T D) for the last positions.
@@ -256,25 +371,21 @@ class HybridModel {
     const index_t row_step = head_rows == rows ? 1 : T, first_row = head_rows == rows ? 0 : T - 1;
     for (index_t r = 0; r < head_rows; ++r) {
       const index_t row = first_row + r * row_step;
-      rms_norm_row(s.x + row * D, final_norm_.data(), eps, s.normed + row * D,
+      rms_norm_row(s.x + row * D, parts_->final_norm.data(), eps, s.normed + row * D,
                    static_cast<std::size_t>(D));
     }
-    const Parameter& head = c.tie_word_embeddings ? embeddings_ : lm_head_;
+    const Parameter& head = c.tie_word_embeddings ? parts_->embeddings : parts_->lm_head;
     linear(ConstMatrixMap<float>(s.normed + first_row * D, head_rows, D,
                                  Eigen::OuterStride<>(row_step * D)),
            head, nullptr,
            MatrixMap<float>(logits.data(), head_rows, c.vocab_size,
                             Eigen::OuterStride<>(c.vocab_size)),
-           executor);
+           executor, form);
+    if (!verifying) {
+      for (index_t b = 0; b < B; ++b) state.seen[static_cast<std::size_t>(b)] += T;
+    }
   }
 
-  void forward(TensorView<const std::int64_t, 2> tokens, TensorView<float, 3> logits,
-               Cache* cache = nullptr) const {
-    SerialExecutor serial;
-    forward(tokens, logits, cache, serial);
-  }
-
- private:
   struct Block {
     std::vector<float> attn_norm, mlp_norm;
     Mixer mixer;
@@ -298,13 +409,13 @@ class HybridModel {
 
   std::size_t mlp_scratch_size(index_t rows) const noexcept {
     std::size_t floats = 0;
-    for (const Block& block : blocks_) floats = std::max(floats, block.mlp.scratch_size(rows));
+    for (const Block& block : blocks()) floats = std::max(floats, block.mlp.scratch_size(rows));
     return floats;
   }
 
   std::size_t mixer_workspace_size(index_t B, index_t T, const Executor& executor) const noexcept {
     std::size_t bytes = 0;
-    for (const Block& block : blocks_) {
+    for (const Block& block : blocks()) {
       bytes = std::max(
           bytes, std::visit([&](const auto& mixer) { return mixer.workspace_size(B, T, executor); },
                             block.mixer));
@@ -358,10 +469,27 @@ class HybridModel {
     return std::move(*p);
   }
 
-  HybridConfig config_;
-  Parameter embeddings_, lm_head_;  // [vocab, D], stored precision
-  std::vector<float> final_norm_;
-  std::vector<Block> blocks_;
+  /// The weights, shared by the models `first_layers` makes.
+  struct Parts {
+    Parameter embeddings, lm_head;  // [vocab, D], stored precision
+    std::vector<float> final_norm;
+    std::vector<Block> blocks;
+  };
+  /// The first config_.num_hidden_layers blocks: the ones this model runs.
+  struct BlockRange {
+    const Block* first;
+    std::size_t count;
+    const Block* begin() const noexcept { return first; }
+    const Block* end() const noexcept { return first + count; }
+    std::size_t size() const noexcept { return count; }
+    const Block& operator[](std::size_t i) const noexcept { return first[i]; }
+  };
+  BlockRange blocks() const noexcept {
+    return {parts_->blocks.data(), static_cast<std::size_t>(config_.num_hidden_layers)};
+  }
+
+  HybridConfig config_;  // num_hidden_layers: the blocks this model runs
+  std::shared_ptr<const Parts> parts_;
 };
 
 /// The model of an upstream-style folder: `config.json` and `model.safetensors`, or, when that

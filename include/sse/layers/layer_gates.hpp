@@ -77,14 +77,15 @@ struct LayerGates<GlaRule> {
   }
 
   static void compute(const Weights& w, ConstMatrixMap<float> X, const SseLayerConfig& c,
-                      float* scratch, const GateBuffers& out, Executor& executor) {
+                      float* scratch, const GateBuffers& out, Executor& executor,
+                      LinearRows form = LinearRows::kAuto) {
     const index_t rows = X.rows(), HK = gate_width(c);
-    detail::project(w, "gk_proj.0.0.weight", X, scratch, kLowRank, executor);
+    detail::project(w, "gk_proj.0.0.weight", X, scratch, kLowRank, executor, {}, form);
     detail::project(w, "gk_proj.0.1.weight", detail::rows_of(scratch, rows, kLowRank), out.g1, HK,
-                    executor, "gk_proj.0.1.bias");
-    detail::project(w, "gk_proj.1.0.weight", X, scratch, kLowRank, executor);
+                    executor, "gk_proj.0.1.bias", form);
+    detail::project(w, "gk_proj.1.0.weight", X, scratch, kLowRank, executor, {}, form);
     detail::project(w, "gk_proj.1.1.weight", detail::rows_of(scratch, rows, kLowRank), out.g2, HK,
-                    executor, "gk_proj.1.1.bias");
+                    executor, "gk_proj.1.1.bias", form);
     for (float* g : {out.g1, out.g2}) {
       for (index_t i = 0; i < rows * HK; ++i) g[i] = logsigmoid(g[i]) / 16.0f;
     }
@@ -120,12 +121,13 @@ struct LayerGates<GdnRule> {
   }
 
   static void compute(const Weights& w, ConstMatrixMap<float> X, const SseLayerConfig& c,
-                      float* scratch, const GateBuffers& out, Executor& executor) {
+                      float* scratch, const GateBuffers& out, Executor& executor,
+                      LinearRows form = LinearRows::kAuto) {
     const index_t rows = X.rows(), HV = c.value_heads();
     float* a = scratch;
     float* b = scratch + rows * 2 * HV;
-    detail::project(w, "a_proj.weight", X, a, 2 * HV, executor);
-    detail::project(w, "b_proj.weight", X, b, 2 * HV, executor);
+    detail::project(w, "a_proj.weight", X, a, 2 * HV, executor, {}, form);
+    detail::project(w, "b_proj.weight", X, b, 2 * HV, executor, {}, form);
     const float* a_log = w.at("A_log").data.data();
     const float* dt_bias = w.at("dt_bias").data.data();
     const float beta_scale = c.allow_neg_eigval ? 2.0f : 1.0f;

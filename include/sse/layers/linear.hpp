@@ -11,11 +11,16 @@
 /// count. Two forms, by the number of rows M of x:
 ///
 ///   M <= kLinearDotRows (decode)  every weight row is streamed once and dotted with the M rows
-///                                 of x in registers: nothing is packed or allocated, so a step
-///                                 runs at the memory bandwidth (2 bytes a weight in 16 bits)
+///                                 of x (two at a time, the row staying in L1): nothing is
+///                                 packed or allocated, so a step runs at the memory bandwidth
+///                                 (2 bytes a weight in 16 bits). Each row's dot product has
+///                                 the same arithmetic whatever M is
 ///   M >  kLinearDotRows (prefill) a panel of kLinearPanelRows weight rows is widened into a
 ///                                 per-worker float32 buffer, then multiplied by Eigen's GEMM:
 ///                                 widening costs O(out x in) per call against O(M x out x in)
+///
+/// `LinearRows::kEachAsDecode` takes the dot form for any M: a speculative verify's rows then
+/// get the bits of one-token decode steps.
 
 #include <algorithm>
 #include <array>
@@ -46,6 +51,11 @@ inline constexpr index_t kLinearDotRows = 4;
 /// measured no faster. A constant, not a function of the thread count: Eigen's blocking may
 /// depend on a product's width, and the bits must not depend on the threads.
 inline constexpr index_t kLinearPanelRows = 128;
+
+/// How `linear` treats the rows of x: kAuto picks the form by their number; kEachAsDecode
+/// gives every row the arithmetic of a one-row (decode) product, whatever their number, still
+/// streaming each weight row from memory once.
+enum class LinearRows { kAuto, kEachAsDecode };
 
 namespace detail {
 
@@ -80,11 +90,13 @@ index_t dot_task_rows(index_t in) noexcept {
   return std::max<index_t>(8, (index_t{1} << 18) / row_bytes);
 }
 
-/// Batches of a weight row per step of `dot_rows`: each step feeds U x M independent FMA
-/// chains, enough to cover the FMA latency so that a row streams at the memory's pace (one
-/// row of x needs 4 chains; the accumulators and loads fit the 16 registers of SSE2/AVX2).
-template <index_t M>
-inline constexpr index_t kDotUnroll = M == 1 ? 4 : 2;
+/// Batches of a weight row per step of `dot_rows`: 4 independent FMA chains per row of x cover
+/// the FMA latency, so that a row streams at the memory's pace. The same for every number of
+/// rows, so that a row's sum has one order.
+inline constexpr index_t kDotUnroll = 4;
+/// Rows of x per pass of `dot_rows` over a weight row: 2 x 4 accumulators and the loads fit
+/// the 16 registers of SSE2/AVX2. More rows take more passes, the weight row then in L1.
+inline constexpr index_t kDotGroupRows = 2;
 
 /// How far ahead of its reads `dot_rows` asks for the weights: without the hint a core waits
 /// for each line and then computes, and a row streams at about 2/3 of the read bandwidth.
@@ -98,7 +110,7 @@ inline void dot_rows(Arch arch, const typename Rows::Element* SSE_RESTRICT w, co
                      index_t x_stride, index_t n, float* sums) noexcept {
   using B = simd::Batch<float, Arch>;
   constexpr auto S = static_cast<index_t>(B::size);
-  constexpr index_t U = kDotUnroll<M>;
+  constexpr index_t U = kDotUnroll;
   B acc[U][M];
   for (index_t u = 0; u < U; ++u) {
     for (index_t r = 0; r < M; ++r) acc[u][r] = B(0.0f);
@@ -127,19 +139,32 @@ inline void dot_rows(Arch arch, const typename Rows::Element* SSE_RESTRICT w, co
   }
 }
 
-/// The dot form for exactly M rows of x.
-template <index_t M, class Rows>
+/// The dot form for any number of rows of x: for each weight row, the rows of x kDotGroupRows
+/// at a time.
+template <class Rows>
 inline void linear_dot(ConstMatrixMap<float> x, const typename Rows::Element* weight,
                        const float* bias, MatrixMap<float> y, Executor& executor) {
-  const index_t in = x.cols(), out = y.cols(), task_rows = dot_task_rows<Rows>(in);
+  static_assert(kDotGroupRows == 2, "linear_dot runs groups of 2 rows and a last single one");
+  const index_t in = x.cols(), out = y.cols(), M = x.rows(), task_rows = dot_task_rows<Rows>(in);
+  const index_t stride = x.outerStride();
   const auto tasks = static_cast<std::size_t>((out + task_rows - 1) / task_rows);
   auto task = [&](std::size_t t, std::size_t) {
     const index_t o0 = static_cast<index_t>(t) * task_rows, o1 = std::min(out, o0 + task_rows);
-    float sums[M];
+    float sums[kDotGroupRows];
     for (index_t o = o0; o < o1; ++o) {
-      dot_rows<M, Rows>(default_arch{}, weight + o * in, x.data(), x.outerStride(), in, sums);
+      const typename Rows::Element* w = weight + o * in;
       const float b = bias != nullptr ? bias[o] : 0.0f;
-      for (index_t r = 0; r < M; ++r) y(r, o) = sums[r] + b;
+      for (index_t r = 0; r < M; r += kDotGroupRows) {
+        const float* rows = x.data() + r * stride;
+        if (r + 1 < M) {
+          dot_rows<2, Rows>(default_arch{}, w, rows, stride, in, sums);
+          y(r, o) = sums[0] + b;
+          y(r + 1, o) = sums[1] + b;
+        } else {
+          dot_rows<1, Rows>(default_arch{}, w, rows, stride, in, sums);
+          y(r, o) = sums[0] + b;
+        }
+      }
     }
   };
   executor.parallel_for(tasks, task);
@@ -184,43 +209,35 @@ inline void linear_panels(ConstMatrixMap<float> x, const typename Rows::Element*
 
 template <class Rows>
 inline void linear_rows(ConstMatrixMap<float> x, const typename Rows::Element* weight,
-                        const float* bias, MatrixMap<float> y, Executor& executor) {
-  switch (x.rows()) {
-    case 0:
-      return;
-    case 1:
-      return linear_dot<1, Rows>(x, weight, bias, y, executor);
-    case 2:
-      return linear_dot<2, Rows>(x, weight, bias, y, executor);
-    case 3:
-      return linear_dot<3, Rows>(x, weight, bias, y, executor);
-    case 4:
-      return linear_dot<4, Rows>(x, weight, bias, y, executor);
-    default:
-      return linear_panels<Rows>(x, weight, bias, y, executor);
+                        const float* bias, MatrixMap<float> y, Executor& executor,
+                        LinearRows form) {
+  if (x.rows() == 0) return;
+  if (x.rows() <= kLinearDotRows || form == LinearRows::kEachAsDecode) {
+    linear_dot<Rows>(x, weight, bias, y, executor);
+  } else {
+    linear_panels<Rows>(x, weight, bias, y, executor);
   }
 }
-static_assert(kLinearDotRows == 4, "linear_rows dispatches the dot form for 1..4 rows");
 
 }  // namespace detail
 
 /// y [M, out] = x [M, in] W^T (+ bias [out]) for a weight [out, in] in its stored precision.
 /// Rows of x and y may be strided (slices of wider buffers). Allocates nothing for
-/// M <= kLinearDotRows; above, one panel buffer per worker for 16-bit weights, and Eigen's
-/// packing buffers.
+/// M <= kLinearDotRows or with kEachAsDecode; above, one panel buffer per worker for 16-bit
+/// weights, and Eigen's packing buffers.
 inline void linear(ConstMatrixMap<float> x, const Parameter& weight, const float* bias,
-                   MatrixMap<float> y, Executor& executor) {
+                   MatrixMap<float> y, Executor& executor, LinearRows form = LinearRows::kAuto) {
   SSE_DASSERT(weight.shape.size() == 2 && weight.shape[0] == y.cols() &&
               weight.shape[1] == x.cols() && x.rows() == y.rows());
   switch (weight.dtype) {
     case io::TensorDType::kBF16:
       return detail::linear_rows<detail::HalfRows<simd::Bf16Bits>>(x, weight.bits.data(), bias, y,
-                                                                   executor);
+                                                                   executor, form);
     case io::TensorDType::kF16:
       return detail::linear_rows<detail::HalfRows<simd::F16Bits>>(x, weight.bits.data(), bias, y,
-                                                                  executor);
+                                                                  executor, form);
     default:
-      return detail::linear_rows<detail::F32Rows>(x, weight.data.data(), bias, y, executor);
+      return detail::linear_rows<detail::F32Rows>(x, weight.data.data(), bias, y, executor, form);
   }
 }
 
@@ -228,9 +245,10 @@ namespace detail {
 
 /// x [rows, D] through weight [out, D] (and bias) into y [rows, out].
 inline void project(const Weights& w, std::string_view key, ConstMatrixMap<float> x, float* y,
-                    index_t out, Executor& executor, std::string_view bias_key = {}) {
+                    index_t out, Executor& executor, std::string_view bias_key = {},
+                    LinearRows form = LinearRows::kAuto) {
   linear(x, w.at(key), bias_key.empty() ? nullptr : w.at(bias_key).data.data(),
-         MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)), executor);
+         MatrixMap<float>(y, x.rows(), out, Eigen::OuterStride<>(out)), executor, form);
 }
 
 inline ConstMatrixMap<float> rows_of(const float* x, index_t rows, index_t cols) {

@@ -54,15 +54,15 @@ class SwiGluMlp {
   }
 
   /// y [rows, D] = the MLP of x [rows, D]; `scratch` holds scratch_size(rows) floats. The three
-  /// products split their output columns over `executor`.
-  void forward(ConstMatrixMap<float> x, MatrixMap<float> y, float* scratch,
-               Executor& executor) const {
+  /// products split their output columns over `executor` (`form` as `linear` takes it).
+  void forward(ConstMatrixMap<float> x, MatrixMap<float> y, float* scratch, Executor& executor,
+               LinearRows form = LinearRows::kAuto) const {
     const index_t rows = x.rows();
     MatrixMap<float> gate(scratch, rows, intermediate_, Eigen::OuterStride<>(intermediate_));
     MatrixMap<float> up(scratch + rows * intermediate_, rows, intermediate_,
                         Eigen::OuterStride<>(intermediate_));
-    linear(x, gate_, nullptr, gate, executor);
-    linear(x, up_, nullptr, up, executor);
+    linear(x, gate_, nullptr, gate, executor, form);
+    linear(x, up_, nullptr, up, executor, form);
     // silu(gate) * up, elementwise, in pieces of kGatePiece over the executor.
     const index_t n = rows * intermediate_;
     float* g = gate.data();
@@ -75,7 +75,7 @@ class SwiGluMlp {
     executor.parallel_for(static_cast<std::size_t>((n + kGatePiece - 1) / kGatePiece), gating);
     linear(ConstMatrixMap<float>(gate.data(), rows, intermediate_,
                                  Eigen::OuterStride<>(intermediate_)),
-           down_, nullptr, y, executor);
+           down_, nullptr, y, executor, form);
   }
 
  private:

@@ -15,10 +15,14 @@
 ///       from an empty cache)
 ///   y = o Wo^T                   o_proj: HQ*hd -> D
 ///
-/// Positions continue across calls through a `Cache`. Without a window it keeps the rotated
-/// keys and values of every earlier token (it grows); with a window W it keeps only the last W
-/// (memory bounded by W). A MoBA layer attends block-sparsely only when the cache is empty;
-/// every later call is dense causal attention over the cache, as upstream.
+/// Positions continue across calls through a `Cache`, per sequence. Without a window it keeps
+/// the rotated keys and values of every earlier token (it grows); with a window W it keeps only
+/// the last W (memory bounded by W). A MoBA layer attends block-sparsely only when the cache is
+/// empty; every later call is dense causal attention over the cache, as upstream.
+///
+/// Speculative decoding: `verify` appends F tokens per sequence and attends each as a decode
+/// step would (one query row per kernel call, bit for bit); `commit` keeps the first m_b of
+/// them, truncating each sequence's keys and values (a window's cache holds W + F meanwhile).
 
 #include <algorithm>
 #include <cstddef>
@@ -48,10 +52,18 @@ class SoftmaxAttentionLayer {
   /// rows are the latest tokens' (all of them without a window, the last <= W with one).
   struct Cache {
     index_t batch = 0;
-    index_t length = 0;  // tokens seen (every sequence of the batch advances together)
-    index_t kept = 0;    // tokens whose keys and values are stored
+    std::vector<index_t> length;  // [B] tokens each sequence has seen
+    std::vector<index_t> kept;    // [B] tokens whose keys and values are stored
     index_t capacity = 0;
     std::vector<float> keys, values;
+    index_t verify_room = 0;  // drafts a window's cache keeps room for (the largest verify)
+    index_t verified = 0;     // F of the pending verify; 0: none
+    std::vector<index_t> length_before, kept_before;  // [B] at the pending verify
+
+    /// The most keys any sequence stores.
+    index_t most_kept() const noexcept {
+      return kept.empty() ? 0 : *std::max_element(kept.begin(), kept.end());
+    }
   };
 
   static std::vector<ParameterSpec> parameters(const SoftmaxAttentionConfig& c) {
@@ -110,10 +122,13 @@ class SoftmaxAttentionLayer {
   /// needed). With a window W the room is W + kLinearDotRows whatever `capacity` says: a
   /// prefill grows it for the call, and it shrinks back after, so between calls it holds
   /// O(W) memory and a decode step never allocates.
-  Cache make_cache(index_t batch, index_t capacity = 0) const {
+  Cache make_cache(index_t batch, index_t capacity = 0, index_t verify_tokens = 0) const {
     Cache cache;
     cache.batch = batch;
-    reserve(cache, config_.window > 0 ? window_room() : capacity);
+    cache.length.assign(static_cast<std::size_t>(batch), 0);
+    cache.kept.assign(static_cast<std::size_t>(batch), 0);
+    cache.verify_room = verify_tokens;
+    reserve(cache, config_.window > 0 ? window_room(cache) : capacity);
     return cache;
   }
 
@@ -125,28 +140,78 @@ class SoftmaxAttentionLayer {
         0, 0, measure_scratch<Scratch>(config_, B, T, kernel_workspace_size(B, T, executor)));
   }
 
-  /// y [B,T,D] = the layer of x [B,T,D] at positions cache.length.. (0.. without a cache); the
-  /// new keys and values go into the cache.
+  /// y [B,T,D] = the layer of x [B,T,D] at positions cache.length[b].. (0.. without a cache);
+  /// the new keys and values go into the cache.
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
+    detail::check_layer_io(x, y, config_.hidden, cache != nullptr ? cache->batch : -1);
+    const index_t B = x.extent(0), T = x.extent(1);
+    Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
+    run(x, y, cache == nullptr ? local : *cache, executor, workspace, false);
+    if (cache != nullptr) cache->verified = 0;  // a pending verify keeps all its tokens
+  }
+
+  void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
+    SerialExecutor serial;
+    forward(x, y, cache, serial);
+  }
+
+  /// Speculative verify: y [B,F,D] of x [B,F,D], F tokens per sequence continuing `cache` (every
+  /// sequence has seen a token), each row attended as a one-token decode step attends it (bit
+  /// for bit). The keys and values of all F go into the cache until `commit`. Throws
+  /// sse::invalid_argument, with nothing changed, on bad shapes or an empty sequence.
+  void verify(TensorView<const float, 3> x, TensorView<float, 3> y, Cache& cache,
+              Executor& executor, Workspace workspace = {}) const {
+    detail::check_layer_io(x, y, config_.hidden, cache.batch);
+    detail::check_verify_tokens(x.extent(1));
+    for (index_t b = 0; b < cache.batch; ++b) {
+      if (cache.length[static_cast<std::size_t>(b)] == 0) {
+        report_invalid_argument("cache: a verify continues a prefilled cache; sequence " +
+                                std::to_string(b) + " has seen no token");
+      }
+    }
+    const auto batch = static_cast<std::size_t>(cache.batch);
+    cache.length_before.assign(cache.length.begin(), cache.length.begin() + batch);
+    cache.kept_before.assign(cache.kept.begin(), cache.kept.begin() + batch);
+    cache.verify_room = std::max(cache.verify_room, x.extent(1));
+    run(x, y, cache, executor, workspace, true);
+    cache.verified = x.extent(1);
+  }
+
+  /// Keeps the first kept[b] tokens of each sequence of the pending verify (1 <= kept[b] <= F):
+  /// each sequence's keys, values and position end as decoding only those tokens leaves them.
+  /// Throws sse::invalid_argument, with nothing changed, on a bad count or without a verify.
+  void commit(TensorView<const index_t, 1> kept, Cache& cache) const {
+    detail::check_commit(kept, cache.batch, cache.verified);
+    for (index_t b = 0; b < cache.batch; ++b) {
+      const auto i = static_cast<std::size_t>(b);
+      cache.kept[i] = cache.kept_before[i] + kept(b);
+      cache.length[i] = cache.length_before[i] + kept(b);
+    }
+    cache.verified = 0;
+    if (config_.window > 0) keep_window(cache);
+  }
+
+ private:
+  /// The layer on x [B,T,D] from `kv`: a forward, or a verify (every product row by row, each
+  /// token attended on its own as a decode step, the window not yet cut).
+  void run(TensorView<const float, 3> x, TensorView<float, 3> y, Cache& kv, Executor& executor,
+           Workspace workspace, bool verifying) const {
     const SoftmaxAttentionConfig& c = config_;
     const index_t B = x.extent(0), T = x.extent(1), D = c.hidden;
-    detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
-    Cache local = cache == nullptr ? make_cache(B, T) : Cache{};
-    Cache& kv = cache == nullptr ? local : *cache;
     const index_t HQ = c.heads, HKV = c.key_value_heads(), hd = c.head_dim(), rows = B * T;
-    const index_t past = kv.length, width = HKV * hd, Q = HQ * hd;
+    const index_t width = HKV * hd, Q = HQ * hd;
+    const LinearRows form = verifying ? LinearRows::kEachAsDecode : LinearRows::kAuto;
     const std::size_t kernel_bytes = kernel_workspace_size(B, T, executor);
     const detail::WorkerScratch region(workspace, 0, 0,
                                        measure_scratch<Scratch>(c, B, T, kernel_bytes));
     ScratchArena arena = region.shared();
     const Scratch s(arena, c, B, T, kernel_bytes);
-
     const ConstMatrixMap<float> X(x.data(), rows, D, Eigen::OuterStride<>(D));
     auto bias = [&](std::string_view key) { return c.qkv_bias ? key : std::string_view{}; };
-    detail::project(weights_, "q_proj.weight", X, s.q, Q, executor, bias("q_proj.bias"));
-    detail::project(weights_, "k_proj.weight", X, s.k, width, executor, bias("k_proj.bias"));
-    detail::project(weights_, "v_proj.weight", X, s.v, width, executor, bias("v_proj.bias"));
+    detail::project(weights_, "q_proj.weight", X, s.q, Q, executor, bias("q_proj.bias"), form);
+    detail::project(weights_, "k_proj.weight", X, s.k, width, executor, bias("k_proj.bias"), form);
+    detail::project(weights_, "v_proj.weight", X, s.v, width, executor, bias("v_proj.bias"), form);
     if (c.qk_norm) {  // per head, before the rotation
       const auto eps = static_cast<float>(c.norm_eps);
       for (const auto& [t, heads, key] :
@@ -157,53 +222,54 @@ class SoftmaxAttentionLayer {
         }
       }
     }
-    std::fill_n(s.positions, B, past);
+    std::copy_n(kv.length.begin(), B, s.positions);
     const TensorView<const std::int64_t, 1> positions{s.positions, {B}};
     apply_rope(TensorView<float, 4>{s.q, {B, T, HQ, hd}}, positions, c.rope_theta);
     apply_rope(TensorView<float, 4>{s.k, {B, T, HKV, hd}}, positions, c.rope_theta);
-
-    const TensorView<float, 4> o{s.o, {B, T, HQ, hd}};
+    const bool empty =
+        std::all_of(kv.length.begin(), kv.length.end(), [](index_t n) { return n == 0; });
     SoftmaxAttentionInputs<float> in;
     in.q = {s.q, {B, T, HQ, hd}};
-    if (c.is_moba() && past == 0) {  // MoBA: a prefill on an empty cache
+    if (c.is_moba() && empty && !verifying) {  // MoBA: a prefill on an empty cache
       in.k = {s.k, {B, T, HKV, hd}};
       in.v = {s.v, {B, T, HKV, hd}};
-      moba_attention(in, o, moba_options(), executor, Workspace(s.kernel, kernel_bytes));
+      moba_attention(in, TensorView<float, 4>{s.o, {B, T, HQ, hd}}, moba_options(), executor,
+                     Workspace(s.kernel, kernel_bytes));
       append(kv, s.k, s.v, T);
     } else {
-      // The keys the new tokens see: the kept ones, then the new ones, in the cache.
-      reserve(kv, kv.kept + T);
-      const index_t before = kv.kept;
+      // The keys the new tokens see: each sequence's kept ones, then its new ones.
+      std::copy_n(kv.kept.begin(), B, s.offsets);  // the new tokens' rows in the cache
       append(kv, s.k, s.v, T);
       const Extents<4> cache_strides{kv.capacity * width, width, hd, 1};
-      in.k = {kv.keys.data(), {B, kv.kept, HKV, hd}, cache_strides};
-      in.v = {kv.values.data(), {B, kv.kept, HKV, hd}, cache_strides};
-      std::fill_n(s.positions, B, before);  // row offsets inside the cache
-      in.offsets = positions;
+      in.offsets = {s.offsets, {B}};
       SoftmaxAttentionOptions options;
       options.window = c.window;
-      softmax_attention(in, o, options, executor, Workspace(s.kernel, kernel_bytes));
+      // A forward attends all T rows at once; a verify one row per call, each seeing the keys
+      // up to its own, as the decode step of that token sees them.
+      const index_t calls = verifying ? T : 1, rows_per_call = verifying ? 1 : T;
+      for (index_t j = 0; j < calls; ++j) {
+        index_t keys = 0;
+        for (index_t b = 0; b < B; ++b) keys = std::max(keys, s.offsets[b] + rows_per_call);
+        in.q = {s.q + j * Q, {B, rows_per_call, HQ, hd}, {T * Q, Q, hd, 1}};
+        in.k = {kv.keys.data(), {B, keys, HKV, hd}, cache_strides};
+        in.v = {kv.values.data(), {B, keys, HKV, hd}, cache_strides};
+        const TensorView<float, 4> o{s.o + j * Q, {B, rows_per_call, HQ, hd}, {T * Q, Q, hd, 1}};
+        softmax_attention(in, o, options, executor, Workspace(s.kernel, kernel_bytes));
+        for (index_t b = 0; b < B; ++b) s.offsets[b] += verifying ? 1 : 0;
+      }
     }
-    kv.length = past + T;
-    if (c.window > 0) {
-      drop_oldest(kv, kv.kept - std::min(kv.kept, c.window));
-      if (kv.capacity > window_room()) set_capacity(kv, window_room());
-    }
-    detail::project(weights_, "o_proj.weight", detail::rows_of(s.o, rows, Q), y.data(), D,
-                    executor);
+    for (index_t b = 0; b < B; ++b) kv.length[static_cast<std::size_t>(b)] += T;
+    if (c.window > 0 && !verifying) keep_window(kv);
+    detail::project(weights_, "o_proj.weight", detail::rows_of(s.o, rows, Q), y.data(), D, executor,
+                    {}, form);
   }
 
-  void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
-    SerialExecutor serial;
-    forward(x, y, cache, serial);
-  }
-
- private:
   /// The activations of one forward over B x T tokens, carved from one arena.
   struct Scratch {
     float *q, *o;             // [B*T, HQ*head_dim]
     float *k, *v;             // [B*T, HKV*head_dim]
-    std::int64_t* positions;  // [B]
+    std::int64_t* positions;  // [B] each sequence's first new position
+    std::int64_t* offsets;    // [B] its first new row in the cache
     std::byte* kernel;        // the attention kernel's workspace
 
     Scratch(ScratchArena& arena, const SoftmaxAttentionConfig& c, index_t B, index_t T,
@@ -214,6 +280,7 @@ class SoftmaxAttentionLayer {
       q = arena.take<float>(rows * query_width), o = arena.take<float>(rows * query_width);
       k = arena.take<float>(rows * width), v = arena.take<float>(rows * width);
       positions = arena.take<std::int64_t>(static_cast<std::size_t>(B));
+      offsets = arena.take<std::int64_t>(static_cast<std::size_t>(B));
       kernel = arena.take<std::byte>(kernel_bytes);
     }
   };
@@ -240,47 +307,55 @@ class SoftmaxAttentionLayer {
     return bytes;
   }
 
-  /// Appends the T new tokens' keys and values (rows of k, v [B*T, HKV*hd]) after the kept
-  /// ones; the cache has room.
+  /// Appends the T new tokens' keys and values (rows of k, v [B*T, HKV*hd]) after each
+  /// sequence's kept ones.
   void append(Cache& kv, const float* k, const float* v, index_t T) const {
-    reserve(kv, kv.kept + T);
+    reserve(kv, kv.most_kept() + T);
     const index_t width = config_.key_value_heads() * config_.head_dim();
     for (index_t b = 0; b < kv.batch; ++b) {
-      const index_t to = (b * kv.capacity + kv.kept) * width;
+      index_t& kept = kv.kept[static_cast<std::size_t>(b)];
+      const index_t to = (b * kv.capacity + kept) * width;
       std::copy_n(k + b * T * width, T * width, kv.keys.data() + to);
       std::copy_n(v + b * T * width, T * width, kv.values.data() + to);
+      kept += T;
     }
-    kv.kept += T;
   }
 
-  /// Forgets the `count` oldest kept tokens (a window's cache keeps the last W).
-  void drop_oldest(Cache& kv, index_t count) const {
-    if (count <= 0) return;
+  /// A window's cache after a forward or a commit: each sequence's last W keys and values, in
+  /// the room between calls.
+  void keep_window(Cache& kv) const {
     const index_t width = config_.key_value_heads() * config_.head_dim();
-    for (std::vector<float>* data : {&kv.keys, &kv.values}) {
-      for (index_t b = 0; b < kv.batch; ++b) {
+    for (index_t b = 0; b < kv.batch; ++b) {
+      index_t& kept = kv.kept[static_cast<std::size_t>(b)];
+      const index_t oldest = kept - std::min(kept, config_.window);
+      if (oldest == 0) continue;
+      for (std::vector<float>* data : {&kv.keys, &kv.values}) {
         float* row = data->data() + b * kv.capacity * width;
-        std::copy(row + count * width, row + kv.kept * width, row);
+        std::copy(row + oldest * width, row + kept * width, row);
       }
+      kept -= oldest;
     }
-    kv.kept -= count;
+    if (kv.capacity > window_room(kv)) set_capacity(kv, window_room(kv));
   }
 
-  /// The rows a window's cache keeps between calls: W and a decode step's tokens.
-  index_t window_room() const noexcept { return config_.window + kLinearDotRows; }
+  /// The rows a window's cache keeps between calls: W and a decode step's or a verify's tokens.
+  index_t window_room(const Cache& kv) const noexcept {
+    return config_.window + std::max(kLinearDotRows, kv.verify_room);
+  }
 
   /// Grows `cache` to hold at least `tokens` tokens per sequence (doubling), keeping its data.
   void reserve(Cache& cache, index_t tokens) const {
     if (tokens > cache.capacity) set_capacity(cache, std::max(tokens, 2 * cache.capacity));
   }
 
-  /// Reallocates `cache` with room for `capacity` >= kept tokens, keeping its data.
+  /// Reallocates `cache` with room for `capacity` >= kept tokens per sequence, keeping its data.
   void set_capacity(Cache& cache, index_t capacity) const {
     const index_t width = config_.key_value_heads() * config_.head_dim();
     for (std::vector<float>* data : {&cache.keys, &cache.values}) {
       std::vector<float> grown(static_cast<std::size_t>(cache.batch * capacity * width));
       for (index_t b = 0; b < cache.batch; ++b) {
-        std::copy_n(data->begin() + b * cache.capacity * width, cache.kept * width,
+        std::copy_n(data->begin() + b * cache.capacity * width,
+                    cache.kept[static_cast<std::size_t>(b)] * width,
                     grown.begin() + b * capacity * width);
       }
       data->swap(grown);

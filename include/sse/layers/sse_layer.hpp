@@ -22,17 +22,26 @@
 ///
 /// Decode runs through a `Cache` (the recurrent states [B,1+N,HV,K,V] and the convolutions'
 /// last W-1 inputs), updated in place: prefill then T = 1 steps equals one prefill.
+///
+/// Speculative decoding: `verify` runs F tokens per sequence with the arithmetic of F decode
+/// steps (its outputs equal theirs bit for bit) and keeps in the cache what `commit` needs to
+/// keep the first m_b of them per sequence: its activations (the operator's inputs), the
+/// convolution histories before it and its tokens' inputs to them, and the operator's rollback
+/// (attention/sse_speculative.hpp).
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "sse/attention/sse_attention.hpp"
+#include "sse/attention/sse_speculative.hpp"
 #include "sse/core/parallel.hpp"
 #include "sse/core/tensor_view.hpp"
 #include "sse/core/workspace.hpp"
@@ -94,12 +103,16 @@ class SseLayer {
   using Gates = LayerGates<Rule>;
 
  public:
-  /// Decode state of B sequences: recurrent states and convolution histories.
+  /// Decode state of B sequences: recurrent states and convolution histories; and a verify's
+  /// record until its commit.
   struct Cache {
     index_t batch = 0;
-    std::vector<float> state;   // [B,1+N,HV,K,V]
-    std::vector<float> q_conv;  // [B,W-1,H*K] (short conv only)
-    std::vector<float> k_conv;  // [B,W-1,H*K]
+    std::vector<float> state;              // [B,1+N,HV,K,V]
+    std::vector<float> q_conv;             // [B,W-1,H*K] (short conv only)
+    std::vector<float> k_conv;             // [B,W-1,H*K]
+    std::vector<std::byte> verify_record;  // VerifyRecord (grows to the largest verify)
+    index_t verified = 0;                  // F of the pending verify; 0: none
+    std::size_t verified_operator_bytes = 0;
   };
 
   /// The keys and shapes the layer takes (upstream state_dict names).
@@ -189,35 +202,114 @@ class SseLayer {
   /// without one, it allocates one buffer per call.
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
+    detail::check_layer_io(x, y, config_.hidden, cache != nullptr ? cache->batch : -1);
+    const index_t B = x.extent(0), T = x.extent(1);
+    const std::size_t attention_bytes = operator_workspace_size(B, T, executor);
+    const detail::WorkerScratch region(workspace, 0, 0, scratch_bytes(B, T, attention_bytes));
+    ScratchArena arena = region.shared();
+    const Scratch s(arena, config_, B, T, attention_bytes);
+    run(x, y, cache, executor, s, nullptr);
+    if (cache != nullptr) cache->verified = 0;  // a pending verify keeps all its tokens
+  }
+
+  void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
+    SerialExecutor serial;
+    forward(x, y, cache, serial);
+  }
+
+  /// Speculative verify: y [B,F,D] of x [B,F,D], F tokens per sequence continuing `cache`,
+  /// each row with the arithmetic of a one-token decode step (bit for bit). The cache moves
+  /// past all F tokens and keeps what `commit` needs; its record grows to the largest verify
+  /// (allocating then, not after). Throws sse::invalid_argument, with nothing changed, on bad
+  /// shapes.
+  void verify(TensorView<const float, 3> x, TensorView<float, 3> y, Cache& cache,
+              Executor& executor) const {
+    detail::check_layer_io(x, y, config_.hidden, cache.batch);
+    detail::check_verify_tokens(x.extent(1));
+    const index_t B = x.extent(0), F = x.extent(1);
+    const std::size_t operator_bytes = operator_workspace_size(B, F, executor);
+    const std::size_t bytes = verify_record_bytes(B, F, operator_bytes);
+    if (cache.verify_record.size() < bytes) cache.verify_record.resize(bytes);
+    const VerifyRecord record = verify_record(cache, B, F, operator_bytes);
+    run(x, y, &cache, executor, record.activations, &record);
+    cache.verified = F;
+    cache.verified_operator_bytes = operator_bytes;
+  }
+
+  /// Keeps the first kept[b] tokens of each sequence of the pending verify (1 <= kept[b] <= F):
+  /// the states and convolution histories end as decoding only those tokens leaves them.
+  /// Throws sse::invalid_argument, with nothing changed, on a bad count or without a verify.
+  void commit(TensorView<const index_t, 1> kept, Cache& cache, Executor& executor) const {
+    detail::check_commit(kept, cache.batch, cache.verified);
+    const SseLayerConfig& c = config_;
+    const index_t B = cache.batch, F = cache.verified;
+    const VerifyRecord record = verify_record(cache, B, F, cache.verified_operator_bytes);
+    if (c.use_short_conv) {  // the last W-1 of (the history before, the kept tokens' inputs)
+      const index_t HK = c.heads * c.head_dim, kept_rows = c.conv_size - 1;
+      for (const auto& [history, before, inputs] :
+           {std::tuple{cache.q_conv.data(), record.q_history, record.q_inputs},
+            std::tuple{cache.k_conv.data(), record.k_history, record.k_inputs}}) {
+        for (index_t b = 0; b < B; ++b) {
+          for (index_t i = 0; i < kept_rows; ++i) {
+            const index_t from = kept(b) + i;  // in the history before, then the tokens
+            const float* row = from < kept_rows ? before + (b * kept_rows + from) * HK
+                                                : inputs + (b * F + from - kept_rows) * HK;
+            std::copy_n(row, HK, history + (b * kept_rows + i) * HK);
+          }
+        }
+      }
+    }
+    SseInputs<Rule> in = operator_inputs(record.activations, B, F);
+    const TensorView<float, 5> states = state_view(cache);
+    in.h0 = states;
+    Rollback rollback(record.rollback, record.rollback_bytes);
+    sse_commit<Rule>(in, kept, states, operator_options(), executor, rollback,
+                     Workspace(record.activations.attention, record.activations.attention_bytes));
+    cache.verified = 0;
+  }
+
+ private:
+  struct Scratch;
+  struct VerifyRecord;
+
+  /// The layer on x [B,T,D] with the activations in `s`: a forward, or with `record` a verify
+  /// (every product row by row, the operator's verify, the convolutions' inputs kept).
+  void run(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache, Executor& executor,
+           const Scratch& s, const VerifyRecord* record) const {
     const SseLayerConfig& c = config_;
     const index_t B = x.extent(0), T = x.extent(1), D = c.hidden;
-    detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
     const index_t rows = B * T, H = c.heads, K = c.head_dim, V = c.value_dim;
     const index_t HV = c.value_heads(), HK = H * K, N = c.partitions;
     const Weights& w = weights_;
     const ConstMatrixMap<float> X(x.data(), rows, D, Eigen::OuterStride<>(D));
-    const std::size_t attention_bytes = operator_workspace_size(B, T, executor);
-    const detail::WorkerScratch region(workspace, 0, 0, scratch_bytes(B, T, attention_bytes));
-    ScratchArena arena = region.shared();
-    const Scratch s(arena, c, B, T, attention_bytes);
+    const LinearRows form = record != nullptr ? LinearRows::kEachAsDecode : LinearRows::kAuto;
 
     // Projections.
     auto bias = [&](std::string_view key) { return c.qkv_bias ? key : std::string_view{}; };
-    detail::project(w, "q_proj.weight", X, s.q1, HK, executor, bias("q_proj.bias"));
-    detail::project(w, "k_proj.weight", X, s.k1, HK, executor, bias("k_proj.bias"));
-    detail::project(w, "lora_q_proj.0.weight", X, s.low, V, executor);
-    detail::project(w, "lora_q_proj.1.weight", detail::rows_of(s.low, rows, V), s.q2, HK, executor);
-    detail::project(w, "lora_k_proj.0.weight", X, s.low, V, executor);
-    detail::project(w, "lora_k_proj.1.weight", detail::rows_of(s.low, rows, V), s.k2, HK, executor);
+    detail::project(w, "q_proj.weight", X, s.q1, HK, executor, bias("q_proj.bias"), form);
+    detail::project(w, "k_proj.weight", X, s.k1, HK, executor, bias("k_proj.bias"), form);
+    detail::project(w, "lora_q_proj.0.weight", X, s.low, V, executor, {}, form);
+    detail::project(w, "lora_q_proj.1.weight", detail::rows_of(s.low, rows, V), s.q2, HK, executor,
+                    {}, form);
+    detail::project(w, "lora_k_proj.0.weight", X, s.low, V, executor, {}, form);
+    detail::project(w, "lora_k_proj.1.weight", detail::rows_of(s.low, rows, V), s.k2, HK, executor,
+                    {}, form);
     for (index_t i = 0; i < rows * HK; ++i) s.q2[i] += s.q1[i], s.k2[i] += s.k1[i];
-    detail::project(w, "v_proj.weight", X, s.v, HV * V, executor, bias("v_proj.bias"));
-    detail::project(w, "e_proj.weight", X, s.eta, N, executor);
+    detail::project(w, "v_proj.weight", X, s.v, HV * V, executor, bias("v_proj.bias"), form);
+    detail::project(w, "e_proj.weight", X, s.eta, N, executor, {}, form);
     if (c.use_short_conv) {  // q1 and k1 only, after q2 and k2 were formed
       float* q_history = cache != nullptr ? cache->q_conv.data() : s.q_history;
       float* k_history = cache != nullptr ? cache->k_conv.data() : s.k_history;
       if (cache == nullptr) {
         std::fill_n(s.q_history, B * (c.conv_size - 1) * HK, 0.0f);
         std::fill_n(s.k_history, B * (c.conv_size - 1) * HK, 0.0f);
+      }
+      if (record != nullptr) {  // what a commit rebuilds the histories from
+        const index_t history = B * (c.conv_size - 1) * HK;
+        std::copy_n(q_history, history, record->q_history);
+        std::copy_n(k_history, history, record->k_history);
+        std::copy_n(s.q1, rows * HK, record->q_inputs);
+        std::copy_n(s.k1, rows * HK, record->k_inputs);
       }
       detail::causal_conv(s.q1, B, T, HK, c.conv_size, w.at("q_conv1d_shared.weight").data.data(),
                           q_history, s.conv_padded);
@@ -237,7 +329,7 @@ class SseLayer {
     for (float* k : {s.k1, s.k2}) Gates::activate_keys(k, rows * H, K, c.qk_relu);
 
     // Gates (the rule's policy, layers/layer_gates.hpp).
-    Gates::compute(w, X, c, s.gate_scratch, {s.g1, s.g2, s.beta1, s.beta2}, executor);
+    Gates::compute(w, X, c, s.gate_scratch, {s.g1, s.g2, s.beta1, s.beta2}, executor, form);
 
     // Grouped value heads: value head j reads q/k (and per-key-head gate) head j / (HV / H).
     if (HV != H) {
@@ -248,19 +340,22 @@ class SseLayer {
     // The operator, then the output norm (per head over V), the optional output gate, o_proj.
     SseInputs<Rule> in = operator_inputs(s, B, T);
     SseOutputs<float> out = operator_outputs(s, B, T);
-    if (cache != nullptr) {
-      in.h0 = {cache->state.data(), {B, 1 + N, HV, K, V}};
-      out.ht = {cache->state.data(), {B, 1 + N, HV, K, V}};
+    if (cache != nullptr) in.h0 = out.ht = state_view(*cache);
+    if (record != nullptr) {
+      Rollback rollback(record->rollback, record->rollback_bytes);
+      sse_verify<Rule>(in, out, operator_options(), executor, rollback,
+                       Workspace(s.attention, s.attention_bytes));
+    } else {
+      sse_attention<Rule>(in, out, operator_options(), executor,
+                          Workspace(s.attention, s.attention_bytes));
     }
-    sse_attention<Rule>(in, out, operator_options(), executor,
-                        Workspace(s.attention, s.attention_bytes));
 
     const float eps = static_cast<float>(c.norm_eps);
     const float* norm_weight = w.at("o_norm.weight").data.data();
     if (c.use_output_gate) {
-      detail::project(w, "g_proj.0.weight", X, s.low, V, executor);
+      detail::project(w, "g_proj.0.weight", X, s.low, V, executor, {}, form);
       detail::project(w, "g_proj.1.weight", detail::rows_of(s.low, rows, V), s.gate, HV * V,
-                      executor);
+                      executor, {}, form);
     }
     for (index_t r = 0; r < rows * HV; ++r) {
       float* row = s.o + r * V;
@@ -270,15 +365,10 @@ class SseLayer {
         rms_norm_row(row, norm_weight, eps, row, static_cast<std::size_t>(V));
       }
     }
-    detail::project(w, "o_proj.weight", detail::rows_of(s.o, rows, HV * V), y.data(), D, executor);
+    detail::project(w, "o_proj.weight", detail::rows_of(s.o, rows, HV * V), y.data(), D, executor,
+                    {}, form);
   }
 
-  void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
-    SerialExecutor serial;
-    forward(x, y, cache, serial);
-  }
-
- private:
   /// The activations of one forward over B x T tokens (rows = B T), carved from one arena; on a
   /// measuring arena every pointer is null and only the sizes count.
   struct Scratch {
@@ -327,6 +417,59 @@ class SseLayer {
       }
     }
   };
+
+  /// What a verify leaves in the cache for its commit, carved from `Cache::verify_record`: the
+  /// activations of the F tokens (the operator's inputs, which a commit replays), the
+  /// convolution histories before the verify and the tokens' inputs to the convolutions, and
+  /// the operator's rollback.
+  struct VerifyRecord {
+    Scratch activations;
+    float *q_history, *k_history;  // [B, W-1, H*K]
+    float *q_inputs, *k_inputs;    // [B, F, H*K]
+    std::byte* rollback;
+    std::size_t rollback_bytes;
+
+    VerifyRecord(ScratchArena& arena, const SseLayerConfig& c, index_t B, index_t F,
+                 std::size_t operator_bytes, std::size_t rollback_size)
+        : activations(arena, c, B, F, operator_bytes) {
+      const index_t HK = c.heads * c.head_dim;
+      const index_t history = c.use_short_conv ? B * (c.conv_size - 1) * HK : 0;
+      const index_t inputs = c.use_short_conv ? B * F * HK : 0;
+      q_history = arena.take<float>(static_cast<std::size_t>(history));
+      k_history = arena.take<float>(static_cast<std::size_t>(history));
+      q_inputs = arena.take<float>(static_cast<std::size_t>(inputs));
+      k_inputs = arena.take<float>(static_cast<std::size_t>(inputs));
+      rollback = arena.take<std::byte>(rollback_size);
+      rollback_bytes = rollback_size;
+    }
+  };
+
+  /// The operator's rollback for a verify of F tokens per sequence.
+  std::size_t rollback_size(index_t B, index_t F) const noexcept {
+    ScratchArena measure;
+    const Scratch shapes(measure, config_, B, F, 0);
+    return rollback_bytes(operator_inputs(shapes, B, F), operator_options());
+  }
+
+  std::size_t verify_record_bytes(index_t B, index_t F, std::size_t operator_bytes) const noexcept {
+    return measure_scratch<VerifyRecord>(config_, B, F, operator_bytes, rollback_size(B, F)) +
+           kScratchAlignment;
+  }
+
+  /// The record in `cache` (its memory sized by verify_record_bytes).
+  VerifyRecord verify_record(Cache& cache, index_t B, index_t F, std::size_t operator_bytes) const {
+    std::byte* base = cache.verify_record.data();
+    const auto address = reinterpret_cast<std::uintptr_t>(base);
+    const std::uintptr_t aligned = (address + kScratchAlignment - 1) & ~(kScratchAlignment - 1);
+    ScratchArena arena(base + (aligned - address), cache.verify_record.size());
+    return VerifyRecord(arena, config_, B, F, operator_bytes, rollback_size(B, F));
+  }
+
+  TensorView<float, 5> state_view(Cache& cache) const {
+    const SseLayerConfig& c = config_;
+    return {cache.state.data(),
+            {cache.batch, 1 + c.partitions, c.value_heads(), c.head_dim, c.value_dim}};
+  }
 
   /// The operator's inputs over the scratch (h0 is set by the caller).
   SseInputs<Rule> operator_inputs(const Scratch& s, index_t B, index_t T) const {

@@ -14,7 +14,7 @@
 ///
 /// Decode keeps the SSE states (and convolution histories) and the window's last W keys and
 /// values: memory bounded by W (without a window, the branch is plain causal attention and its
-/// cache grows, as upstream).
+/// cache grows, as upstream). A speculative `verify` and `commit` run both branches' own.
 
 #include <cstddef>
 #include <string>
@@ -92,8 +92,9 @@ class SseSwaLayer {
     swa_.for_each_matrix(f);
   }
 
-  Cache make_cache(index_t batch) const {
-    return Cache{batch, sse_.make_cache(batch), swa_.make_cache(batch)};
+  /// A fresh cache; the window keeps room for verifies of `verify_tokens` tokens.
+  Cache make_cache(index_t batch, index_t verify_tokens = 0) const {
+    return Cache{batch, sse_.make_cache(batch), swa_.make_cache(batch, 0, verify_tokens)};
   }
 
   /// Bytes of the `Workspace` with which `forward` of x [B,T,D] on `executor` allocates
@@ -107,17 +108,51 @@ class SseSwaLayer {
   /// `cache` when given (and updating it).
   void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache,
                Executor& executor, Workspace workspace = {}) const {
+    detail::check_layer_io(x, y, config_.sse.hidden, cache != nullptr ? cache->batch : -1);
+    run(x, y, cache, executor, workspace, false);
+  }
+
+  void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
+    SerialExecutor serial;
+    forward(x, y, cache, serial);
+  }
+
+  /// Speculative verify of F tokens per sequence (SseLayer::verify, SoftmaxAttentionLayer::
+  /// verify): every row bit for bit a decode step's. Throws sse::invalid_argument, with
+  /// nothing changed, on bad shapes or an empty sequence.
+  void verify(TensorView<const float, 3> x, TensorView<float, 3> y, Cache& cache,
+              Executor& executor, Workspace workspace = {}) const {
+    detail::check_layer_io(x, y, config_.sse.hidden, cache.batch);
+    run(x, y, &cache, executor, workspace, true);
+  }
+
+  /// Keeps the first kept[b] tokens of each sequence of the pending verify, in both branches.
+  void commit(TensorView<const index_t, 1> kept, Cache& cache, Executor& executor) const {
+    detail::check_commit(kept, cache.batch, cache.window.verified);
+    sse_.commit(kept, cache.sse, executor);
+    swa_.commit(kept, cache.window);
+  }
+
+ private:
+  /// Both branches and the merge; a verify runs the window's first (it checks the cache is
+  /// not empty before anything changes).
+  void run(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache, Executor& executor,
+           Workspace workspace, bool verifying) const {
     const index_t B = x.extent(0), T = x.extent(1), D = config_.sse.hidden;
-    detail::check_layer_io(x, y, D, cache != nullptr ? cache->batch : -1);
     const std::size_t branch = branch_bytes(B, T, executor);
     const detail::WorkerScratch region(workspace, 0, 0,
                                        measure_scratch<Scratch>(B * T * D, branch));
     ScratchArena arena = region.shared();
     const Scratch s(arena, B * T * D, branch);
-    sse_.forward(x, TensorView<float, 3>{s.sse_y, {B, T, D}}, cache ? &cache->sse : nullptr,
-                 executor, Workspace(s.branch, branch));
-    swa_.forward(x, TensorView<float, 3>{s.swa_y, {B, T, D}}, cache ? &cache->window : nullptr,
-                 executor, Workspace(s.branch, branch));
+    const TensorView<float, 3> sse_y{s.sse_y, {B, T, D}}, swa_y{s.swa_y, {B, T, D}};
+    if (verifying) {
+      swa_.verify(x, swa_y, cache->window, executor, Workspace(s.branch, branch));
+      sse_.verify(x, sse_y, cache->sse, executor);
+    } else {
+      sse_.forward(x, sse_y, cache ? &cache->sse : nullptr, executor, Workspace(s.branch, branch));
+      swa_.forward(x, swa_y, cache ? &cache->window : nullptr, executor,
+                   Workspace(s.branch, branch));
+    }
     const auto eps = static_cast<float>(config_.sse.norm_eps);
     const auto n = static_cast<std::size_t>(D);
     for (index_t r = 0; r < B * T; ++r) {
@@ -130,12 +165,6 @@ class SseSwaLayer {
     }
   }
 
-  void forward(TensorView<const float, 3> x, TensorView<float, 3> y, Cache* cache = nullptr) const {
-    SerialExecutor serial;
-    forward(x, y, cache, serial);
-  }
-
- private:
   struct Scratch {
     float *sse_y, *swa_y;  // [B*T, D]
     std::byte* branch;     // either branch's workspace (they run one after the other)

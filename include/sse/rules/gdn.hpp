@@ -35,16 +35,24 @@ struct GdnRule {
   static constexpr bool kRowSparseKeys = false;
 
   template <class T>
-  struct StepScratch {  // the step needs none
-    StepScratch(ScratchArena& /*arena*/, index_t /*K*/, index_t /*V*/) {}
+  struct StepScratch {
+    T* decay;  // [kStepTokens] exp(g_t)
+    StepScratch(ScratchArena& arena, index_t /*K*/, index_t /*V*/)
+        : decay(arena.take<T>(kStepTokens)) {}
   };
 
-  /// One token: the delta-rule update of S, then o = q S (q already scaled), by strips of
-  /// columns that are read twice in a row (k S, then the update), so S comes from memory once.
+  /// Up to kStepTokens tokens, each the delta-rule update of S then o = q S (q already
+  /// scaled), by strips of columns that take every token while in L1 (each token reads a strip
+  /// twice: k S, then the update), so S comes from memory once.
   template <class Arch, class T>
-  static void step(Arch arch, const TokenInputs<T>& x, StateView<T> S, T* o,
-                   StepScratch<T>& /*scratch*/) noexcept {
-    simd::delta_update_read(arch, std::exp(x.g[0]), x.beta[0], x.k, x.v, x.q, S, o);
+  static void steps(Arch arch, const StepToken<T>* x, index_t count, StateView<T> S,
+                    StepScratch<T>& scratch) noexcept {
+    simd::PassToken<T> tokens[kStepTokens];
+    for (index_t i = 0; i < count; ++i) {
+      scratch.decay[i] = std::exp(x[i].g[0]);
+      tokens[i] = {scratch.decay + i, x[i].beta[0], x[i].k, x[i].v, x[i].q, x[i].o};
+    }
+    simd::delta_update_read(arch, tokens, static_cast<std::size_t>(count), S);
   }
 
   template <class T>

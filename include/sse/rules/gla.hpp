@@ -54,16 +54,24 @@ struct GlaRule {
 
   template <class T>
   struct StepScratch {
-    T* decay;  // [K] exp(g_t)
-    StepScratch(ScratchArena& arena, index_t K, index_t /*V*/) : decay(arena.take<T>(K)) {}
+    T* decay;  // [kStepTokens, K] exp(g_t)
+    StepScratch(ScratchArena& arena, index_t K, index_t /*V*/)
+        : decay(arena.take<T>(kStepTokens * K)) {}
   };
 
-  /// One token: S <- diag(exp(g)) S + k^T v, then o = q S (q already scaled).
+  /// Up to kStepTokens tokens, each S <- diag(exp(g)) S + k^T v, then o = q S (q already
+  /// scaled), in one pass over S.
   template <class Arch, class T>
-  static void step(Arch arch, const TokenInputs<T>& x, StateView<T> S, T* o,
-                   StepScratch<T>& scratch) noexcept {
-    simd::exp(arch, x.g, scratch.decay, static_cast<std::size_t>(S.K));
-    simd::update_read(arch, scratch.decay, 1, x.k, x.v, x.q, S, o);
+  static void steps(Arch arch, const StepToken<T>* x, index_t count, StateView<T> S,
+                    StepScratch<T>& scratch) noexcept {
+    simd::PassToken<T> tokens[kStepTokens];
+    const auto K = static_cast<std::size_t>(S.K);
+    for (index_t i = 0; i < count; ++i) {
+      T* decay = scratch.decay + static_cast<std::size_t>(i) * K;
+      simd::exp(arch, x[i].g, decay, K);
+      tokens[i] = {decay, T(0), x[i].k, x[i].v, x[i].q, x[i].o};
+    }
+    simd::update_read(arch, tokens, static_cast<std::size_t>(count), 1, S);
   }
 
   /// One token of the row-level sparse update (DESIGN.md section 2b): only the key's rows

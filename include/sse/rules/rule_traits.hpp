@@ -11,7 +11,8 @@
 ///   kDecayFollowsReaders  SSE masks: a partition's decay (and beta) is kept where the token
 ///                         reads it (GDN) or where it writes it (GLA)
 ///   kRowSparseKeys        whether it offers the row-level sparse update (step_rows)
-///   StepScratch<T>, step(...)     the recurrent form: one token
+///   StepScratch<T>, steps(...)    the recurrent form: up to kStepTokens consecutive tokens
+///                                 in one pass over the state, bit for bit as one at a time
 ///   ChunkScratch<T>, chunk<C>(...) the chunkwise-parallel form: up to C tokens
 /// Kernels (kernels/recurrent.hpp, kernels/chunked.hpp) loop over tokens and chunks and ask the
 /// rule for the math; they never test which rule they run.
@@ -30,15 +31,21 @@ struct Rows {
   T* row(index_t t) const noexcept { return data + t * stride; }
 };
 
-/// One token of one head, as a rule's recurrent step sees it. q is already multiplied by
-/// `scale` (and q, k L2-normalised when qk_l2norm is on).
+/// Tokens a recurrent step takes in one pass over the state (`Rule::steps`): enough for a
+/// speculative verify (a few drafts) and for a partition's short runs; longer sequences are
+/// taken kStepTokens at a time.
+inline constexpr index_t kStepTokens = 8;
+
+/// One token of one head, as a rule's recurrent step sees it: its inputs and its output row.
+/// q is already multiplied by `scale` (and q, k L2-normalised when qk_l2norm is on).
 template <class T>
-struct TokenInputs {
+struct StepToken {
   const T* q;     // [K]
   const T* k;     // [K]
   const T* v;     // [V]
   const T* g;     // [K] (per-key decay) or [1]
   const T* beta;  // [1], or nullptr for rules without beta
+  T* o;           // [V]
 };
 
 /// Up to C consecutive tokens of one head, as a rule's chunked form sees them.

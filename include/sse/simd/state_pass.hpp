@@ -126,59 +126,109 @@ inline std::size_t for_each_block(index_t K, std::size_t n, Strip&& strip) noexc
 
 }  // namespace detail
 
-/// S[d] <- decay_d S[d] + k_d u for every row d, then o = q S, in one pass over S.
-/// decay_d = decay[d * decay_stride]: stride 1 for a per-row decay (GLA), 0 for a scalar (GDN).
-/// Each o[j] is summed over d in order.
+/// One token of a multi-token pass (`update_read`, `delta_update_read`): its decay (per row
+/// with stride 1, a scalar with stride 0), beta (delta rule only), key k [K], the row u [V]
+/// added (GLA: v; the delta rule: v, from which it forms its own u), query q [K], and the
+/// output row o [V] it writes.
+template <class T>
+struct PassToken {
+  const T* decay;
+  T beta;
+  const T* k;
+  const T* u;
+  const T* q;
+  T* o;
+};
+
+/// For each token in order: S[d] <- decay_d S[d] + k_d u for every row d, then o = q S. One
+/// pass over S for all `count` tokens: each block of 16 rows by one strip of columns takes
+/// every token while it is in L1. decay_d = decay[d * decay_stride]: stride 1 for a per-row
+/// decay (GLA), 0 for a scalar. Each element of S and o sees the same operations in the same
+/// order as `count` one-token passes (o[j] summed over d in order), so grouping tokens does not
+/// change a bit.
 template <class Arch, class T>
-inline void update_read(Arch, const T* decay, std::size_t decay_stride, const T* k, const T* u,
-                        const T* q, StateView<T> S, T* SSE_RESTRICT o) noexcept {
+inline void update_read(Arch, const PassToken<T>* tokens, std::size_t count,
+                        std::size_t decay_stride, StateView<T> S) noexcept {
   const auto V = static_cast<std::size_t>(S.V);
   const std::size_t tail = detail::for_each_block<T, Arch, detail::kUpdateStripBatches>(
       S.K, V, [&](auto W, index_t d0, index_t d1, std::size_t j) {
-        detail::update_read_strip<decltype(W)::value, Arch>(d0, d1, j, decay, decay_stride, k, u, q,
-                                                            S, o);
+        for (std::size_t i = 0; i < count; ++i) {
+          const PassToken<T>& x = tokens[i];
+          detail::update_read_strip<decltype(W)::value, Arch>(d0, d1, j, x.decay, decay_stride, x.k,
+                                                              x.u, x.q, S, x.o);
+        }
       });
   for (std::size_t j = tail; j < V; ++j) {
-    T acc = T(0);
-    for (index_t d = 0; d < S.K; ++d) {
-      T& s = S.row(d)[j];
-      s = k[d] * u[j] + decay[static_cast<std::size_t>(d) * decay_stride] * s;
-      acc += q[d] * s;
+    for (std::size_t i = 0; i < count; ++i) {
+      const PassToken<T>& x = tokens[i];
+      T acc = T(0);
+      for (index_t d = 0; d < S.K; ++d) {
+        T& s = S.row(d)[j];
+        s = x.k[d] * x.u[j] + x.decay[static_cast<std::size_t>(d) * decay_stride] * s;
+        acc += x.q[d] * s;
+      }
+      x.o[j] = acc;
     }
-    o[j] = acc;
   }
 }
 
-/// The delta rule's step with a scalar decay (Gated DeltaNet, DESIGN.md section 1):
-///   u = beta (v - decay k S),  S <- decay S + k^T u,  o = q S.
-/// Column j of u needs only column j of S, so the state is walked by strips of columns, each
-/// read twice in a row (k S, then the update): from memory once, then from L1.
+/// One token of `update_read`.
 template <class Arch, class T>
-inline void delta_update_read(Arch, T decay, T beta, const T* k, const T* v, const T* q,
-                              StateView<T> S, T* SSE_RESTRICT o) noexcept {
+inline void update_read(Arch arch, const T* decay, std::size_t decay_stride, const T* k, const T* u,
+                        const T* q, StateView<T> S, T* SSE_RESTRICT o) noexcept {
+  const PassToken<T> token{decay, T(0), k, u, q, o};
+  update_read(arch, &token, 1, decay_stride, S);
+}
+
+/// The delta rule's step with a scalar decay (Gated DeltaNet, DESIGN.md section 1), for each
+/// token in order (decay = *token.decay, v = token.u):
+///   u = beta (v - decay k S),  S <- decay S + k^T u,  o = q S.
+/// Column j of u needs only column j of S, so the state is walked by strips of columns, and a
+/// strip takes every token while it is in L1 (two reads per token: k S, then the update):
+/// S comes from memory once for all `count` tokens. Each column sees the same operations in
+/// the same order as in `count` one-token passes.
+template <class Arch, class T>
+inline void delta_update_read(Arch, const PassToken<T>* tokens, std::size_t count,
+                              StateView<T> S) noexcept {
   using B = Batch<T, Arch>;
   const auto V = static_cast<std::size_t>(S.V);
   constexpr std::size_t wide = detail::kUpdateStripBatches * B::size;
+  auto strip = [&](auto W, std::size_t j) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const PassToken<T>& x = tokens[i];
+      detail::delta_update_read_strip<decltype(W)::value, Arch>(j, *x.decay, x.beta, x.k, x.u, x.q,
+                                                                S, x.o);
+    }
+  };
   std::size_t j = 0;
   for (; j + wide <= V; j += wide) {
-    detail::delta_update_read_strip<detail::kUpdateStripBatches, Arch>(j, decay, beta, k, v, q, S,
-                                                                       o);
+    strip(std::integral_constant<std::size_t, detail::kUpdateStripBatches>{}, j);
   }
-  for (; j + B::size <= V; j += B::size) {
-    detail::delta_update_read_strip<1, Arch>(j, decay, beta, k, v, q, S, o);
-  }
+  for (; j + B::size <= V; j += B::size) strip(std::integral_constant<std::size_t, 1>{}, j);
   for (; j < V; ++j) {
-    T u = T(0);
-    for (index_t d = 0; d < S.K; ++d) u += k[d] * S.row(d)[j];
-    u = beta * (v[j] - decay * u);
-    T acc = T(0);
-    for (index_t d = 0; d < S.K; ++d) {
-      T& s = S.row(d)[j];
-      s = k[d] * u + decay * s;
-      acc += q[d] * s;
+    for (std::size_t i = 0; i < count; ++i) {
+      const PassToken<T>& x = tokens[i];
+      const T decay = *x.decay;
+      T u = T(0);
+      for (index_t d = 0; d < S.K; ++d) u += x.k[d] * S.row(d)[j];
+      u = x.beta * (x.u[j] - decay * u);
+      T acc = T(0);
+      for (index_t d = 0; d < S.K; ++d) {
+        T& s = S.row(d)[j];
+        s = x.k[d] * u + decay * s;
+        acc += x.q[d] * s;
+      }
+      x.o[j] = acc;
     }
-    o[j] = acc;
   }
+}
+
+/// One token of `delta_update_read`.
+template <class Arch, class T>
+inline void delta_update_read(Arch arch, T decay, T beta, const T* k, const T* v, const T* q,
+                              StateView<T> S, T* SSE_RESTRICT o) noexcept {
+  const PassToken<T> token{&decay, beta, k, v, q, o};
+  delta_update_read(arch, &token, 1, S);
 }
 
 /// out = x S for a K x V state S (row-major), in one pass over S; each out[j] summed over d in
