@@ -16,9 +16,10 @@ namespace sse::bench {
 
 class PairedTiming {
  public:
-  /// Adds a variant; returns its index.
-  std::size_t add(std::string name, std::function<void()> run) {
-    variants_.push_back({std::move(name), std::move(run), {}});
+  /// Adds a variant; returns its index. `prepare`, when given, runs untimed before each run
+  /// (for instance to evict the caches).
+  std::size_t add(std::string name, std::function<void()> run, std::function<void()> prepare = {}) {
+    variants_.push_back({std::move(name), std::move(run), std::move(prepare), {}});
     return variants_.size() - 1;
   }
 
@@ -26,6 +27,7 @@ class PairedTiming {
   void run_iteration(benchmark::State& state) {
     double total = 0;
     for (Variant& v : variants_) {
+      if (v.prepare) v.prepare();
       const auto start = std::chrono::steady_clock::now();
       v.run();
       benchmark::ClobberMemory();
@@ -54,6 +56,7 @@ class PairedTiming {
   struct Variant {
     std::string name;
     std::function<void()> run;
+    std::function<void()> prepare;
     std::vector<double> seconds;
   };
   std::vector<Variant> variants_;

@@ -15,11 +15,14 @@
 //   P5  SSE prefill, 1 thread / 2 threads                                      >= 1.8
 //   P6  speculative verify of F = 5 tokens + commit of m (all: 5, none: 1) /
 //       one decode step (T=1, N=4, k=1, states in place)                       <= 3.0
+//       with the states in cache (as P4) and evicted before each call (as a model's
+//       decode finds them, after every other layer's weights went by)
 //   bf16  SSE with bfloat16 inputs / float32 inputs                            <= 1.0
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -190,14 +193,22 @@ void BM_P4_DecodeVsTouchedState(benchmark::State& state) {
                 std::string("P4 ") + Rule::kName + " decode / touched-state read+write");
 }
 
-/// Speculative decoding at the operator: verify F = 5 tokens and commit m of them (arg: m = 5,
-/// every draft accepted; m = 1, none), against one decode step, states in place as in P4. Each
-/// side runs 64 times per iteration.
+/// Streams through 64 MiB, so that no state stays in a cache.
+void evict_caches() {
+  static std::vector<float> flood(std::size_t(16) << 20, 1.0f);
+  read_write_once(flood.data(), flood.size());
+}
+
+/// Speculative decoding at the operator: verify F = 5 tokens and commit m of them (arg 0: m = 5,
+/// every draft accepted; m = 1, none), against one decode step, states in place as in P4. Arg
+/// 1: 0, the states in cache, each side run 64 times per iteration; 1, the caches evicted
+/// before each (single) call.
 template <class Rule>
 void BM_P6_VerifyCommitVsDecode(benchmark::State& state) {
-  constexpr int kRepeat = 64;
   constexpr long F = 5, N = 4, k = 1;
   const long kept = state.range(0);
+  const bool cold = state.range(1) != 0;
+  const int kRepeat = cold ? 1 : 64;
   SseProblem<Rule> one(1, kK, N), drafts(F, kK, N);
   one.in.h0 = one.out.ht;
   drafts.ht = one.ht;  // the same states to start from
@@ -215,20 +226,28 @@ void BM_P6_VerifyCommitVsDecode(benchmark::State& state) {
     sse::sse_commit<Rule>(drafts.in, {&accepted, {1}}, drafts.out.ht, decode.options, serial,
                           rollback, w);
   };
+  const std::function<void()> prepare = cold ? std::function<void()>(evict_caches) : nullptr;
   PairedTiming timing;
-  timing.add("verify_commit", [&] {
-    for (int i = 0; i < kRepeat; ++i) verify_commit();
-  });
-  timing.add("decode", [&] {
-    for (int i = 0; i < kRepeat; ++i) decode();
-  });
+  timing.add(
+      "verify_commit",
+      [&] {
+        for (int i = 0; i < kRepeat; ++i) verify_commit();
+      },
+      prepare);
+  timing.add(
+      "decode",
+      [&] {
+        for (int i = 0; i < kRepeat; ++i) decode();
+      },
+      prepare);
   for (auto _ : state) timing.run_iteration(state);
   timing.report_times(state);
   state.counters["verify_commit_us"] = timing.median(0) / kRepeat * 1e6;
   state.counters["decode_us"] = timing.median(1) / kRepeat * 1e6;
   report_target(state, timing.median(0) / timing.median(1), 3.0, false,
                 std::string("P6 ") + Rule::kName + " verify F=5 + commit " +
-                    (kept == F ? "all" : "none") + " / decode step");
+                    (kept == F ? "all" : "none") + (cold ? ", states from memory" : ", in cache") +
+                    " / decode step");
 }
 
 template <class Rule>

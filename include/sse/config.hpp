@@ -49,6 +49,15 @@
 #  define SSE_RESTRICT __restrict__
 #endif
 
+/// Inlining a kernel's inner step into its caller, or keeping it a call, where the compiler's
+/// own choice was measured to cost (the dot products of layers/linear.hpp).
+#ifndef SSE_ALWAYS_INLINE
+#  define SSE_ALWAYS_INLINE __attribute__((always_inline))
+#endif
+#ifndef SSE_NOINLINE
+#  define SSE_NOINLINE __attribute__((noinline))
+#endif
+
 namespace sse {
 
 /// The SIMD architecture the kernels are instantiated for: xsimd's best for the flags this

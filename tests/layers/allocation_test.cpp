@@ -176,6 +176,39 @@ TEST(LayerAllocation, SpikingBrainDecodeStepAllocatesNothing) {
   fs::remove_all(dir);
 }
 
+// A speculative round (verify of F tokens, then commit) allocates nothing once the cache has
+// grown to its first verify and with a workspace for F tokens.
+TEST(LayerAllocation, SpikingBrainVerifyAndCommitAllocateNothing) {
+  for (const char* base : {"gla", "gdn"}) {
+    HybridConfig c;
+    throw_if_error(parse_hybrid_config(small_spikingbrain_config_text(base), c));
+    const HybridModel model(c, random_model_weights(c, 48, 31));
+    const index_t V = c.vocab_size, P = 12, F = 5;
+    ThreadPool pool(2);
+    for (index_t B : {index_t(1), index_t(2)}) {
+      HybridModel::Cache cache = model.make_cache(B, 64, F);
+      std::vector<std::int64_t> prompt(std::size_t(B * P));
+      for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = std::int64_t(i * 7 % V);
+      std::vector<float> logits(std::size_t(B * F * V));
+      model.forward({prompt.data(), {B, P}}, {logits.data(), {B, 1, V}}, &cache, pool);
+      std::vector<std::byte> memory(model.workspace_size(B, F, pool));
+      const std::vector<std::int64_t> drafts(std::size_t(B * F), 4);
+      for (int round = 0; round < 3; ++round) {
+        const std::vector<index_t> kept(std::size_t(B), 1 + round % F);
+        long allocations = 0;
+        {
+          const CountAllocations counter;
+          model.verify({drafts.data(), {B, F}}, {logits.data(), {B, F, V}}, cache, pool,
+                       Workspace(memory.data(), memory.size()));
+          model.commit({kept.data(), {B}}, cache, pool);
+          allocations = counter.count();
+        }
+        if (round > 0) EXPECT_EQ(allocations, 0) << base << " B=" << B << " round " << round;
+      }
+    }
+  }
+}
+
 // The counter sees allocations: without a workspace, a layer's step allocates its scratch.
 TEST(LayerAllocation, CounterSeesTheStepWithoutAWorkspace) {
   const SseLayerConfig c = decode_layer_config();

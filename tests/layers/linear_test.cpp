@@ -145,5 +145,35 @@ TEST(Linear, MatchesFloat64OnTheStoredValuesInEveryPrecisionAndForm) {
   }
 }
 
+// Each row's dot product has one arithmetic whatever the number of rows (a speculative verify's
+// rows equal decode steps): with kEachAsDecode, M rows give the bits of M one-row products,
+// across whole and partial groups of rows; without it, up to kLinearDotRows rows do too.
+TEST(Linear, EveryRowAsAloneInTheDotForm) {
+  SerialExecutor one;
+  std::uint64_t seed = 300;
+  for (io::TensorDType dtype :
+       {io::TensorDType::kF32, io::TensorDType::kBF16, io::TensorDType::kF16}) {
+    for (index_t M : {2, 3, 5, 6, 7, 13}) {
+      const index_t in = 203, out = 37;
+      SCOPED_TRACE(std::string(name_of(dtype)) + " M=" + std::to_string(M));
+      const Parameter w = random_weight(dtype, out, in, ++seed);
+      const std::vector<float> x = randn<float>(std::size_t(M * in), ++seed);
+      std::vector<float> together = poisoned<float>(std::size_t(M * out));
+      const ConstMatrixMap<float> xm(x.data(), M, in, Eigen::OuterStride<>(in));
+      const LinearRows form = M <= kLinearDotRows ? LinearRows::kAuto : LinearRows::kEachAsDecode;
+      linear(xm, w, nullptr, MatrixMap<float>(together.data(), M, out, Eigen::OuterStride<>(out)),
+             one, form);
+      for (index_t r = 0; r < M; ++r) {
+        std::vector<float> alone = poisoned<float>(std::size_t(out));
+        linear(ConstMatrixMap<float>(x.data() + r * in, 1, in, Eigen::OuterStride<>(in)), w,
+               nullptr, MatrixMap<float>(alone.data(), 1, out, Eigen::OuterStride<>(out)), one);
+        EXPECT_TRUE(same_bits(alone, std::vector<float>(together.begin() + r * out,
+                                                        together.begin() + (r + 1) * out)))
+            << "row " << r;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sse::test

@@ -7,21 +7,21 @@
 ///   sse_verify   runs F_s tokens of each sequence s (its last accepted token and F_s - 1
 ///                drafts) in place on the state pool and writes o for every token, exactly as
 ///                `sse_attention` does; and keeps, in a caller-sized `Rollback`, each state the
-///                tokens touch as it stood after the sequence's first token;
+///                tokens past the first touch, as it stood after the first;
 ///   sse_commit   keeps the first m_s of those tokens, 1 <= m_s <= F_s, as if only they had
 ///                been decoded one at a time. m_s = F_s keeps the pool as the verify left it
-///                (no work); otherwise the touched states are restored from the rollback and
-///                tokens 1 .. m_s - 1 are replayed on them.
+///                (no work); otherwise the states tokens 1 .. F_s - 1 touched are restored
+///                from the rollback and tokens 1 .. m_s - 1 are replayed on them.
 ///
 /// The first token is always kept (it is the last accepted one), so rejecting every draft
 /// costs copies and no arithmetic. Both calls run the recurrent form, the form of a one-token
 /// decode step, which gives a run of tokens the bits of one-token calls (kernels/recurrent.hpp):
 /// a verify's outputs and a commit's states are bit for bit those of decoding step by step.
 ///
-/// Memory (`rollback_bytes`), per sequence of F_s >= 1 tokens: the states its tokens touch,
-/// H K V elements each, that is the shared state plus, on the sparse path, the partitions
-/// routed at least one token (at most min(N, F_s k)), on the masked path all N; and per token
-/// its routing and one o-sized row per head for a replay's outputs.
+/// Memory (`rollback_bytes`), per sequence of F_s >= 2 tokens: the states its tokens past the
+/// first touch, H K V elements each, that is the shared state plus, on the sparse path, the
+/// partitions routed at least one of them (at most min(N, (F_s - 1) k)), on the masked path all
+/// N; and per token its routing and one o-sized row per head for a replay's outputs.
 
 #include <algorithm>
 #include <cstddef>
@@ -146,13 +146,14 @@ inline bool Rollback::pending() const noexcept {
 
 namespace detail {
 
-/// Upper bound of the snapshot groups (states per head) a verify of these sequences takes.
+/// Upper bound of the snapshot groups (states per head) a verify of these sequences takes:
+/// what tokens 1 .. F-1 touch, since a commit keeps token 0 always.
 inline index_t rollback_groups(const Sequences& sequences, const SseDims& d,
                                const AttentionOptions& options, bool sparse) noexcept {
   index_t groups = 0;
   for (index_t s = 0; s < sequences.count(); ++s) {
     const index_t F = sequences[s].length();
-    if (F > 0) groups += 1 + (sparse ? std::min(d.N, F * options.writers) : d.N);
+    if (F > 1) groups += 1 + (sparse ? std::min(d.N, (F - 1) * options.writers) : d.N);
   }
   return groups;
 }
@@ -260,9 +261,9 @@ void sse_verify(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& 
     std::fill(group, group + 1 + d.N, index_t{-1});
     layout.lengths[s] = span.length();
     layout.window_ends[s] = std::min<index_t>(1, span.length());
-    if (span.length() == 0) continue;
+    if (span.length() < 2) continue;  // a commit keeps token 0: nothing to restore
     group[0] = groups++;
-    for (index_t t = span.begin; t < span.end; ++t) {
+    for (index_t t = span.begin + 1; t < span.end; ++t) {  // what tokens past the first touch
       const std::int32_t* writers = run.routing.writer_ids.at(span.batch, t);
       for (index_t i = 0; i < options.writers; ++i) {
         if (group[1 + writers[i]] < 0) group[1 + writers[i]] = groups++;
@@ -279,9 +280,8 @@ void sse_verify(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& 
   detail::run_sse_attention<Rule, ChunkSchedule>(in, run, options, Mode::kRecurrent,
                                                  sequences.window(0, layout.window_ends), executor,
                                                  workspace);
-  // (A sequence of one token keeps it: its commit has nothing to restore.)
   detail::copy_snapshots(
-      in, out.ht, layout, d, true, [&](index_t s) { return layout.lengths[s] > 1; }, executor);
+      in, out.ht, layout, d, true, [](index_t) { return true; }, executor);
   detail::run_sse_attention<Rule, ChunkSchedule>(in, run, options, Mode::kRecurrent,
                                                  sequences.window(1), executor, workspace);
   if (out.routing.p.present()) {  // the caller asked for the routing too

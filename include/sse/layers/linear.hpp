@@ -11,8 +11,8 @@
 /// count. Two forms, by the number of rows M of x:
 ///
 ///   M <= kLinearDotRows (decode)  every weight row is streamed once and dotted with the M rows
-///                                 of x (two at a time, the row staying in L1): nothing is
-///                                 packed or allocated, so a step runs at the memory bandwidth
+///                                 of x (kDotGroupRows at a time, the row staying in L1): nothing
+///                                 is packed or allocated, so a step runs at the memory bandwidth
 ///                                 (2 bytes a weight in 16 bits). Each row's dot product has
 ///                                 the same arithmetic whatever M is
 ///   M >  kLinearDotRows (prefill) a panel of kLinearPanelRows weight rows is widened into a
@@ -94,76 +94,191 @@ index_t dot_task_rows(index_t in) noexcept {
 /// the FMA latency, so that a row streams at the memory's pace. The same for every number of
 /// rows, so that a row's sum has one order.
 inline constexpr index_t kDotUnroll = 4;
-/// Rows of x per pass of `dot_rows` over a weight row: 2 x 4 accumulators and the loads fit
-/// the 16 registers of SSE2/AVX2. More rows take more passes, the weight row then in L1.
-inline constexpr index_t kDotGroupRows = 2;
+/// Rows of x per pass of `dot_rows` over a weight row: 4 accumulators a row, the weight batch
+/// and a row of x must fit the vector registers, 32 with AVX-512 (6 rows), 16 below it (2
+/// rows). More rows take more passes, the weight row then in L1. A speculative verify's 5 rows
+/// take one pass on AVX-512: each weight is loaded and widened once for all of them.
+template <class Arch>
+inline constexpr index_t kDotGroupRows = std::is_base_of_v<xsimd::avx512f, Arch> ? 6 : 2;
+/// The most any architecture groups (the dispatch of `dot_group`).
+inline constexpr index_t kDotMaxGroupRows = 6;
 
 /// How far ahead of its reads `dot_rows` asks for the weights: without the hint a core waits
 /// for each line and then computes, and a row streams at about 2/3 of the read bandwidth.
 inline constexpr std::size_t kDotPrefetchBytes = 4096;
 
-/// sums[r] = w . x_r for the M rows of x (stride x_stride), n elements each: U accumulators
-/// per row over steps of U batches, single batches into the first, then a scalar tail; the
-/// accumulators are added in a fixed order.
-template <index_t M, class Rows, class Arch>
-inline void dot_rows(Arch arch, const typename Rows::Element* SSE_RESTRICT w, const float* x,
-                     index_t x_stride, index_t n, float* sums) noexcept {
+/// Weight rows whose sums a block of the dot form carries at once, and the elements of x per
+/// chunk: a chunk of up to kDotGroupRows rows of x (6 x 2 KiB) stays in L1 while the block's
+/// weight rows go by, instead of the whole rows coming from L2 again for every weight row.
+/// The chains' order is unchanged: a chunk is a whole number of steps.
+inline constexpr index_t kDotBlockRows = 8;
+inline constexpr index_t kDotChunk = 512;
+
+/// The running sums of `dot_rows` for M rows of x: U accumulator batches (chains) per row.
+template <index_t M, class Arch>
+struct DotSums {
   using B = simd::Batch<float, Arch>;
-  constexpr auto S = static_cast<index_t>(B::size);
-  constexpr index_t U = kDotUnroll;
-  B acc[U][M];
-  for (index_t u = 0; u < U; ++u) {
-    for (index_t r = 0; r < M; ++r) acc[u][r] = B(0.0f);
+  B acc[kDotUnroll][M];
+
+  void zero() noexcept {
+    for (index_t u = 0; u < kDotUnroll; ++u) {
+      for (index_t r = 0; r < M; ++r) acc[u][r] = B(0.0f);
+    }
   }
-  index_t i = 0;
-  for (; i + U * S <= n; i += U * S) {
-    prefetch(reinterpret_cast<const char*>(w + i) + kDotPrefetchBytes, U * S * sizeof(*w));
+
+  /// Elements [from, to) of w and the rows of x (stride x_stride), in steps of U batches, one
+  /// per chain; from and to are multiples of U batches.
+  template <class Rows>
+  SSE_ALWAYS_INLINE void steps(Arch arch, const typename Rows::Element* SSE_RESTRICT w,
+                               const float* x, index_t x_stride, index_t from, index_t to,
+                               std::size_t prefetch_bytes = kDotPrefetchBytes) noexcept {
+    constexpr auto S = static_cast<index_t>(B::size);
+    constexpr index_t U = kDotUnroll;
+    B a[U][M];  // in registers (fully unrolled): x might alias the members, not a local
+#pragma GCC unroll 4
     for (index_t u = 0; u < U; ++u) {
-      const B wu = Rows::load(arch, w + i + u * S);
-      for (index_t r = 0; r < M; ++r) {
-        acc[u][r] = xsimd::fma(wu, B::load_unaligned(x + r * x_stride + i + u * S), acc[u][r]);
+#pragma GCC unroll 8
+      for (index_t r = 0; r < M; ++r) a[u][r] = acc[u][r];
+    }
+    for (index_t i = from; i < to; i += U * S) {
+      prefetch(reinterpret_cast<const char*>(w + i) + prefetch_bytes, U * S * sizeof(*w));
+#pragma GCC unroll 4
+      for (index_t u = 0; u < U; ++u) {
+        const B wu = Rows::load(arch, w + i + u * S);
+#pragma GCC unroll 8
+        for (index_t r = 0; r < M; ++r) {
+          a[u][r] = xsimd::fma(wu, B::load_unaligned(x + r * x_stride + i + u * S), a[u][r]);
+        }
       }
     }
-  }
-  for (; i + S <= n; i += S) {
-    const B w0 = Rows::load(arch, w + i);
-    for (index_t r = 0; r < M; ++r) {
-      acc[0][r] = xsimd::fma(w0, B::load_unaligned(x + r * x_stride + i), acc[0][r]);
+#pragma GCC unroll 4
+    for (index_t u = 0; u < U; ++u) {
+#pragma GCC unroll 8
+      for (index_t r = 0; r < M; ++r) acc[u][r] = a[u][r];
     }
   }
-  for (index_t r = 0; r < M; ++r) {
-    for (index_t u = 1; u < U; ++u) acc[0][r] += acc[u][r];
-    float sum = simd::reduce_sum(acc[0][r]);
-    for (index_t j = i; j < n; ++j) sum += Rows::to_float(w[j]) * x[r * x_stride + j];
-    sums[r] = sum;
+
+  /// The elements from `from` (past the last whole step) to n: single batches into the first
+  /// chain, then the chains added in order, reduced, and the scalar tail: sums[0..M).
+  template <class Rows>
+  SSE_ALWAYS_INLINE void finish(Arch arch, const typename Rows::Element* w, const float* x,
+                                index_t x_stride, index_t from, index_t n, float* sums) noexcept {
+    constexpr auto S = static_cast<index_t>(B::size);
+    index_t i = from;
+    for (; i + S <= n; i += S) {
+      const B w0 = Rows::load(arch, w + i);
+      for (index_t r = 0; r < M; ++r) {
+        acc[0][r] = xsimd::fma(w0, B::load_unaligned(x + r * x_stride + i), acc[0][r]);
+      }
+    }
+    for (index_t r = 0; r < M; ++r) {
+      for (index_t u = 1; u < kDotUnroll; ++u) acc[0][r] += acc[u][r];
+      float sum = simd::reduce_sum(acc[0][r]);
+      for (index_t j = i; j < n; ++j) sum += Rows::to_float(w[j]) * x[r * x_stride + j];
+      sums[r] = sum;
+    }
+  }
+};
+
+/// `DotSums::steps` kept a call: a chunk's loop then holds the sums in registers (inlined
+/// into the loop over a block's weight rows, it ran at 2/3 the speed).
+template <class Rows, index_t M, class Arch>
+SSE_NOINLINE void dot_chunk(DotSums<M, Arch>& sums, const typename Rows::Element* w, const float* x,
+                            index_t x_stride, index_t from, index_t to) noexcept {
+  // The next chunk of the same weight row: used a block later, still in L1 then.
+  sums.template steps<Rows>(Arch{}, w, x, x_stride, from, to,
+                            kDotChunk * sizeof(typename Rows::Element));
+}
+
+/// The elements of a row that whole steps of U batches cover.
+template <class Arch>
+index_t dot_steps_end(index_t n) noexcept {
+  constexpr index_t step = kDotUnroll * static_cast<index_t>(simd::Batch<float, Arch>::size);
+  return n - n % step;
+}
+
+/// sums[r] = w . x_r for the M rows of x (stride x_stride), n elements each: U chains per row
+/// over steps of U batches, single batches into the first, then a scalar tail; the chains are
+/// added in a fixed order. The same arithmetic for a row whatever M is.
+template <index_t M, class Rows, class Arch>
+inline void dot_rows(Arch arch, const typename Rows::Element* w, const float* x, index_t x_stride,
+                     index_t n, float* sums) noexcept {
+  DotSums<M, Arch> d;
+  d.zero();
+  const index_t steps_end = dot_steps_end<Arch>(n);
+  d.template steps<Rows>(arch, w, x, x_stride, 0, steps_end);
+  d.template finish<Rows>(arch, w, x, x_stride, steps_end, n, sums);
+}
+
+/// Calls f(std::integral_constant<index_t, count>) for count in 1..kDotMaxGroupRows.
+template <class F>
+inline void with_group_rows(index_t count, F&& f) {
+  static_assert(kDotMaxGroupRows == 6, "with_group_rows dispatches 1 to 6 rows");
+  switch (count) {
+    case 1:
+      return f(std::integral_constant<index_t, 1>{});
+    case 2:
+      return f(std::integral_constant<index_t, 2>{});
+    case 3:
+      return f(std::integral_constant<index_t, 3>{});
+    case 4:
+      return f(std::integral_constant<index_t, 4>{});
+    case 5:
+      return f(std::integral_constant<index_t, 5>{});
+    default:
+      return f(std::integral_constant<index_t, 6>{});
   }
 }
 
-/// The dot form for any number of rows of x: for each weight row, the rows of x kDotGroupRows
-/// at a time.
+/// The dot form for any number of rows of x. A task's weight rows go kDotBlockRows at a time;
+/// for each group of kDotGroupRows rows of x, the block's sums run chunk by chunk of x (kept in
+/// L1) when the group has more than 2 rows, else row by row. Each weight row is read from
+/// memory once (again from L2 for a further group of rows).
 template <class Rows>
 inline void linear_dot(ConstMatrixMap<float> x, const typename Rows::Element* weight,
                        const float* bias, MatrixMap<float> y, Executor& executor) {
-  static_assert(kDotGroupRows == 2, "linear_dot runs groups of 2 rows and a last single one");
+  using Arch = default_arch;
+  constexpr index_t G = kDotGroupRows<Arch>;
+  static_assert(G <= kDotMaxGroupRows, "with_group_rows runs at most kDotMaxGroupRows rows");
+  static_assert(kDotChunk % (kDotUnroll * 16) == 0, "a chunk is a whole number of steps");
   const index_t in = x.cols(), out = y.cols(), M = x.rows(), task_rows = dot_task_rows<Rows>(in);
-  const index_t stride = x.outerStride();
+  const index_t stride = x.outerStride(), steps_end = dot_steps_end<Arch>(in);
   const auto tasks = static_cast<std::size_t>((out + task_rows - 1) / task_rows);
   auto task = [&](std::size_t t, std::size_t) {
     const index_t o0 = static_cast<index_t>(t) * task_rows, o1 = std::min(out, o0 + task_rows);
-    float sums[kDotGroupRows];
-    for (index_t o = o0; o < o1; ++o) {
-      const typename Rows::Element* w = weight + o * in;
-      const float b = bias != nullptr ? bias[o] : 0.0f;
-      for (index_t r = 0; r < M; r += kDotGroupRows) {
-        const float* rows = x.data() + r * stride;
-        if (r + 1 < M) {
-          dot_rows<2, Rows>(default_arch{}, w, rows, stride, in, sums);
-          y(r, o) = sums[0] + b;
-          y(r + 1, o) = sums[1] + b;
-        } else {
-          dot_rows<1, Rows>(default_arch{}, w, rows, stride, in, sums);
-          y(r, o) = sums[0] + b;
-        }
+    for (index_t b0 = o0; b0 < o1; b0 += kDotBlockRows) {
+      const index_t block = std::min(kDotBlockRows, o1 - b0);
+      for (index_t r = 0; r < M; r += G) {
+        const float* xr = x.data() + r * stride;
+        with_group_rows(std::min(G, M - r), [&](auto rows) {
+          constexpr index_t R = decltype(rows)::value;
+          if constexpr (R <= 2) {  // x's rows fit L1 beside a weight row: row by row
+            for (index_t k = 0; k < block; ++k) {
+              float row_sums[R];
+              const index_t o = b0 + k;
+              dot_rows<R, Rows>(Arch{}, weight + o * in, xr, stride, in, row_sums);
+              const float b = bias != nullptr ? bias[o] : 0.0f;
+              for (index_t i = 0; i < R; ++i) y(r + i, o) = row_sums[i] + b;
+            }
+            return;
+          }
+          DotSums<R, Arch> sums[kDotBlockRows];
+          for (index_t k = 0; k < block; ++k) sums[k].zero();
+          for (index_t c0 = 0; c0 < steps_end; c0 += kDotChunk) {
+            const index_t c1 = std::min(steps_end, c0 + kDotChunk);
+            for (index_t k = 0; k < block; ++k) {
+              dot_chunk<Rows>(sums[k], weight + (b0 + k) * in, xr, stride, c0, c1);
+            }
+          }
+          for (index_t k = 0; k < block; ++k) {
+            const index_t o = b0 + k;
+            float row_sums[R];
+            sums[k].template finish<Rows>(Arch{}, weight + o * in, xr, stride, steps_end, in,
+                                          row_sums);
+            const float b = bias != nullptr ? bias[o] : 0.0f;
+            for (index_t i = 0; i < R; ++i) y(r + i, o) = row_sums[i] + b;
+          }
+        });
       }
     }
   };

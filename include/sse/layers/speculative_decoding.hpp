@@ -71,6 +71,7 @@ inline std::vector<std::int64_t> generate_speculative(
   if (prefilled) prefilled();
   std::vector<std::int64_t> pending{out.back()};  // real tokens the draft has not seen yet
   std::vector<std::int64_t> checked;              // the last accepted token, then the drafts
+  HybridModel::Cache before_drafts;               // the draft's cache before its speculative steps
 
   while (static_cast<index_t>(out.size()) < max_new) {
     const index_t drafts = std::min(draft_tokens, max_new - static_cast<index_t>(out.size()));
@@ -79,7 +80,7 @@ inline std::vector<std::int64_t> generate_speculative(
     draft.forward({pending.data(), {1, static_cast<index_t>(pending.size())}},
                   {logits.data(), {1, 1, vocab}}, &draft_cache, executor, scratch);
     checked.push_back(argmax_token(logits.data(), vocab));
-    const HybridModel::Cache before_drafts = draft_cache;
+    before_drafts = draft_cache;  // reuses its buffers from the second round on
     for (index_t j = 1; j < drafts; ++j) {
       draft.forward({&checked.back(), {1, 1}}, {logits.data(), {1, 1, vocab}}, &draft_cache,
                     executor, scratch);
