@@ -5,10 +5,10 @@
 //
 //   build/examples/speculative_decoding [MODEL_DIR [L [T_s [N]]]]
 //
-// MODEL_DIR is an SSE-H or SpikingBrain2.0 folder (without one: a SpikingBrain2.0-shaped model
-// of 8 layers with random bf16 weights, made in memory). The draft is the model's own first L
-// layers and its head (default 2); the model drafting for itself (L = all) is the upper bound
-// of acceptance. N tokens (default 32) after a fixed prompt.
+// MODEL_DIR is an SSE-H or SpikingBrain2.0 folder (without one, or "-": a SpikingBrain2.0-
+// shaped model of 8 layers with random bf16 weights, made in memory). The draft is the model's own
+// first L layers and its head (default 2); the model drafting for itself (L = all) is the upper
+// bound of acceptance. N tokens (default 32) after a fixed prompt.
 
 #include <chrono>
 #include <cstdint>
@@ -46,7 +46,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const sse::HybridModel model = argc > 1 ? sse::load_hybrid_model(argv[1]) : default_model();
+  const bool own_model = argc > 1 && std::string(argv[1]) != "-";
+  const sse::HybridModel model = own_model ? sse::load_hybrid_model(argv[1]) : default_model();
   const long layers = model.config().num_hidden_layers;
   const long L = argc > 2 ? std::atol(argv[2]) : 2;
   const long drafts = argc > 3 ? std::atol(argv[3]) : 4;

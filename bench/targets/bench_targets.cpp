@@ -304,18 +304,13 @@ BENCHMARK(BM_P2_MaskedVsSparse<GdnRule>)->ArgName("N")->Arg(4)->Arg(8)->Apply(pr
 BENCHMARK(BM_P3_GdnVsGla)->Apply(prefill);
 BENCHMARK(BM_P4_DecodeVsTouchedState<GlaRule>)->Iterations(51)->UseManualTime();
 BENCHMARK(BM_P4_DecodeVsTouchedState<GdnRule>)->Iterations(51)->UseManualTime();
-BENCHMARK(BM_P6_VerifyCommitVsDecode<GlaRule>)
-    ->ArgName("kept")
-    ->Arg(5)
-    ->Arg(1)
-    ->Iterations(51)
-    ->UseManualTime();
-BENCHMARK(BM_P6_VerifyCommitVsDecode<GdnRule>)
-    ->ArgName("kept")
-    ->Arg(5)
-    ->Arg(1)
-    ->Iterations(51)
-    ->UseManualTime();
+/// P6's cases: every draft kept and none, states in cache and from memory.
+void speculative_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"kept", "cold"})->Args({5, 0})->Args({1, 0})->Args({5, 1})->Args({1, 1});
+  b->Iterations(51)->UseManualTime();
+}
+BENCHMARK(BM_P6_VerifyCommitVsDecode<GlaRule>)->Apply(speculative_args);
+BENCHMARK(BM_P6_VerifyCommitVsDecode<GdnRule>)->Apply(speculative_args);
 BENCHMARK(BM_P5_TwoThreadsVsOne<GlaRule>)->Apply(prefill);
 BENCHMARK(BM_P5_TwoThreadsVsOne<GdnRule>)->Apply(prefill);
 BENCHMARK(BM_Bf16VsFloat32<GlaRule>)->ArgName("T")->Arg(8192)->Apply(prefill);
