@@ -258,11 +258,14 @@ TEST(SseSpeculative, BadVerifiesThrowAndChangeNothing) {
   {  // a rollback too small
     Verified v;
     Rollback small(v.memory.data(), v.memory.size() - 1);
+    const Status status = validate_sse_verify(v.in, v.out, v.options, small);
+    EXPECT_FALSE(status.ok());
     try {
       sse_verify<GlaRule>(v.in, v.out, v.options, v.serial, small);
       ADD_FAILURE() << "no exception";
     } catch (const invalid_argument& e) {
       EXPECT_NE(std::string(e.what()).find("rollback_bytes"), std::string::npos) << e.what();
+      EXPECT_EQ(status.message(), e.what());
     }
     EXPECT_EQ(v.pool, v.c.h0);
     EXPECT_FALSE(small.pending());

@@ -211,26 +211,29 @@ Status check_pool_in_place(const SseInputs<Rule, In>& in, const TensorView<compu
   return {};
 }
 
-/// What only a verify asks of its inputs: states updated in place, and room for its record.
-template <class Rule, class In>
-Status validate_verify(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
-                       const AttentionOptions& options, const Rollback& rollback) {
-  if (Status s = check_pool_in_place(in, out.ht); !s) return s;
-  const std::size_t needed = rollback_layout_bytes(in, options);
-  if (rollback.size() < needed) {
-    return Status::error("rollback", std::string("needs ") + std::to_string(needed) +
-                                         " bytes for these inputs (rollback_bytes), got " +
-                                         std::to_string(rollback.size()));
-  }
-  return {};
-}
-
 }  // namespace detail
 
 /// Bytes of the `Rollback` a verify of these inputs needs (see the file comment).
 template <class Rule, class In>
 std::size_t rollback_bytes(const SseInputs<Rule, In>& in, const AttentionOptions& options = {}) {
   return detail::rollback_layout_bytes(in, options);
+}
+
+/// Checks a verify's input, returning the error `sse_verify` would throw: what
+/// `validate_sse_attention` checks, the states updated in place (ht and h0 the same pool), and
+/// room for the record in `rollback`.
+template <class Rule, class In>
+Status validate_sse_verify(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& out,
+                           const AttentionOptions& options, const Rollback& rollback) {
+  if (Status s = validate_sse_attention(in, out, options); !s) return s;
+  if (Status s = detail::check_pool_in_place(in, out.ht); !s) return s;
+  const std::size_t needed = detail::rollback_layout_bytes(in, options);
+  if (rollback.size() < needed) {
+    return Status::error("rollback", std::string("needs ") + std::to_string(needed) +
+                                         " bytes for these inputs (rollback_bytes), got " +
+                                         std::to_string(rollback.size()));
+  }
+  return {};
 }
 
 /// Runs F_s = the sequence's tokens through the operator in place (ht and h0 the same pool):
@@ -242,8 +245,7 @@ void sse_verify(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& 
                 const AttentionOptions& options, Executor& executor, Rollback& rollback,
                 Workspace workspace = {}) {
   using T = compute_t<In>;
-  throw_if_error(validate_sse_attention(in, out, options));
-  throw_if_error(detail::validate_verify(in, out, options, rollback));
+  throw_if_error(validate_sse_verify(in, out, options, rollback));
   const SseDims d = sse_dims(in);
   const bool sparse = takes_sparse_path(options);
   const Sequences sequences(d.B, d.T, in.cu_seqlens);
@@ -298,12 +300,13 @@ void sse_verify(const SseInputs<Rule, In>& in, const SseOutputs<compute_t<In>>& 
   *layout.record = {detail::RollbackRecord::kPending, d, sizeof(T), sparse};
 }
 
-/// Checks a commit: a pending verify of the same sizes and path, the same pool, and
-/// `accepted` [S] with 1 <= m_s <= F_s (0 for an empty sequence).
+/// Checks a commit, returning the error `sse_commit` would throw: a pending verify of the same
+/// sizes and path, the same pool, and `accepted` [S] with 1 <= m_s <= F_s (0 for an empty
+/// sequence).
 template <class Rule, class In>
-Status validate_commit(const SseInputs<Rule, In>& in, TensorView<const index_t, 1> accepted,
-                       const TensorView<compute_t<In>, 5>& ht, const AttentionOptions& options,
-                       const Rollback& rollback) {
+Status validate_sse_commit(const SseInputs<Rule, In>& in, TensorView<const index_t, 1> accepted,
+                           const TensorView<compute_t<In>, 5>& ht, const AttentionOptions& options,
+                           const Rollback& rollback) {
   using T = compute_t<In>;
   if (!rollback.pending()) {
     return Status::error("rollback", std::string("no verify awaits a commit"));
@@ -347,7 +350,7 @@ void sse_commit(const SseInputs<Rule, In>& in, TensorView<const index_t, 1> acce
                 const TensorView<compute_t<In>, 5>& ht, const AttentionOptions& options,
                 Executor& executor, Rollback& rollback, Workspace workspace = {}) {
   using T = compute_t<In>;
-  throw_if_error(validate_commit(in, accepted, ht, options, rollback));
+  throw_if_error(validate_sse_commit(in, accepted, ht, options, rollback));
   const SseDims d = sse_dims(in);
   const auto layout = detail::RollbackAccess::layout<T>(rollback, d, options, 0);
   bool replays = false;

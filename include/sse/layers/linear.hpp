@@ -100,7 +100,7 @@ inline constexpr index_t kDotUnroll = 4;
 /// take one pass on AVX-512: each weight is loaded and widened once for all of them.
 template <class Arch>
 inline constexpr index_t kDotGroupRows = std::is_base_of_v<xsimd::avx512f, Arch> ? 6 : 2;
-/// The most any architecture groups (the dispatch of `dot_group`).
+/// The most rows any architecture groups (`with_group_rows` dispatches up to it).
 inline constexpr index_t kDotMaxGroupRows = 6;
 
 /// How far ahead of its reads `dot_rows` asks for the weights: without the hint a core waits
