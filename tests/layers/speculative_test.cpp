@@ -212,14 +212,16 @@ TEST(Speculative, BadVerifiesAndCommitsChangeNothing) {
 
   model.verify({drafts.data(), {B, F}}, {logits.data(), {B, F, vocab}}, cache, serial);
   const std::vector<unsigned char> verified = cache_bytes(cache);
-  for (const auto& [bad, expected] : std::vector<std::pair<std::vector<index_t>, std::string>>{
+  // (A pair, not a structured binding: clang 14 cannot capture those in the lambda below.)
+  for (const auto& bad_case : std::vector<std::pair<std::vector<index_t>, std::string>>{
            {{0, 1}, "kept: sequence 0 keeps 0 of its 3 verified tokens; expected 1 to 3"},
            {{1, 4}, "kept: sequence 1 keeps 4 of its 3 verified tokens; expected 1 to 3"},
            {{1, 1, 1}, "kept: expected shape [B] = [2], got [3]"}}) {
+    const std::vector<index_t>& bad = bad_case.first;
     const std::string message = error_of([&] {
       model.commit({bad.data(), {index_t(bad.size())}}, cache, serial);
     });
-    EXPECT_EQ(message, expected);
+    EXPECT_EQ(message, bad_case.second);
     EXPECT_TRUE(cache_bytes(cache) == verified);
   }
   kept = {3, 2};
