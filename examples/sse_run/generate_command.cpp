@@ -76,6 +76,10 @@ int generate_command(int argc, char** argv) {
   if (args.has("--draft") && args.has("--draft-layers")) {
     throw UsageError("--draft and --draft-layers exclude each other");
   }
+  if (args.has("--logits") && drafting) {
+    throw UsageError(
+        "--logits: not with a draft (plain greedy decoding writes the prompt's logits)");
+  }
   if (args.has("--draft-tokens") && !drafting) {
     throw UsageError("--draft-tokens needs --draft DIR or --draft-layers L");
   }
@@ -121,38 +125,21 @@ int generate_command(int argc, char** argv) {
 
   // The prompt's logits of every position only when --logits asks for them: generation needs
   // the last one.
-  const sse::index_t prompt_rows = args.has("--logits") ? T : 1;
-  std::vector<float> prompt_logits(static_cast<std::size_t>(prompt_rows * vocab));
-  std::vector<std::byte> decode_workspace(model->workspace_size(1, 1, pool));
+  std::vector<float> prompt_logits;
   std::vector<std::int64_t> generated;
   double prefill_ms = 0, decode_ms = 0;
   sse::SpeculativeStats stats;
   run_timed(repeat, [&] {
     using Clock = std::chrono::steady_clock;
-    generated.clear();
-    if (draft) {  // speculative: the same ids, fewer passes over the model's weights
-      const auto start = Clock::now();
-      auto prefilled = start;
-      generated = sse::generate_speculative(*model, *draft, prompt, max_new, draft_tokens, pool,
-                                            &stats, [&] { prefilled = Clock::now(); });
-      const auto done = Clock::now();
-      prefill_ms = std::chrono::duration<double, std::milli>(prefilled - start).count();
-      decode_ms = std::chrono::duration<double, std::milli>(done - prefilled).count();
-      return;
-    }
-    auto cache = model->make_cache(1);
     const auto start = Clock::now();
-    model->forward({prompt.data(), {1, T}}, {prompt_logits.data(), {1, prompt_rows, vocab}}, &cache,
-                   pool);
-    const auto prefilled = Clock::now();
-    std::vector<float> logits(static_cast<std::size_t>(vocab));
-    const float* last = prompt_logits.data() + (prompt_rows - 1) * vocab;
-    for (long n = 0; n < max_new; ++n) {
-      generated.push_back(sse::argmax_token(last, vocab));
-      if (n + 1 == max_new) break;
-      model->forward({&generated.back(), {1, 1}}, {logits.data(), {1, 1, vocab}}, &cache, pool,
-                     sse::Workspace(decode_workspace.data(), decode_workspace.size()));
-      last = logits.data();
+    auto prefilled = start;
+    auto mark = [&] { prefilled = Clock::now(); };
+    if (draft) {  // speculative: the same ids, fewer passes over the model's weights
+      generated = sse::generate_speculative(*model, *draft, prompt, max_new, draft_tokens, pool,
+                                            &stats, mark);
+    } else {
+      generated = sse::generate_greedy(*model, prompt, max_new, pool, mark,
+                                       args.has("--logits") ? &prompt_logits : nullptr);
     }
     const auto done = Clock::now();
     prefill_ms = std::chrono::duration<double, std::milli>(prefilled - start).count();

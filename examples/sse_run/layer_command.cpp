@@ -22,18 +22,6 @@ constexpr const char* kUsage =
     "  one SSE-GLA or SSE-GDN layer: DIR holds a <state_dict key>.npy per parameter;\n"
     "  x [B,T,D] -> y [B,T,D]; sizes from the weight shapes; --norm-eps defaults to 1e-5\n";
 
-/// The rows of weight `key` (its first dimension), or a UsageError naming the file.
-sse::index_t weight_rows(const sse::Weights& weights, const std::string& dir,
-                         const std::string& key, std::size_t rank) {
-  if (!weights.contains(key)) throw UsageError(npy_path(dir, key) + ": missing file");
-  const sse::Parameter& p = weights.at(key);
-  if (p.shape.size() != rank) {
-    throw UsageError(npy_path(dir, key) + ": expected " + std::to_string(rank) +
-                     " dimensions, got shape " + sse::format_shape(p.shape));
-  }
-  return p.shape[0];
-}
-
 template <class Rule>
 int run_layer(const Args& args) {
   const std::string weights_dir = args.required("--weights");
@@ -65,28 +53,14 @@ int run_layer(const Args& args) {
   }
   weights.set_origin("");  // messages name the file instead
   // The sizes, from the weight shapes.
-  const sse::index_t HK = weight_rows(weights, weights_dir, "q_proj.weight", 2);
-  config.hidden = weights.at("q_proj.weight").shape[1];
-  if (HK % config.heads != 0) {
-    throw UsageError(npy_path(weights_dir, "q_proj.weight") + ": " + std::to_string(HK) +
-                     " rows are not a multiple of --heads " + std::to_string(config.heads));
-  }
-  config.head_dim = HK / config.heads;
-  const sse::index_t HVV = weight_rows(weights, weights_dir, "v_proj.weight", 2);
-  if (config.v_heads % config.heads != 0 || HVV % config.v_heads != 0) {
-    throw UsageError(npy_path(weights_dir, "v_proj.weight") + ": " + std::to_string(HVV) +
-                     " rows do not split into --v-heads " + std::to_string(config.v_heads) +
-                     " (a multiple of --heads " + std::to_string(config.heads) + ")");
-  }
-  config.value_dim = HVV / config.v_heads;
-  config.partitions = weight_rows(weights, weights_dir, "e_proj.weight", 2);
-  if (config.writers > config.partitions || config.readers > config.partitions) {
-    throw UsageError(
-        "--writers/--readers: expected 1 <= k <= N = " + std::to_string(config.partitions) +
-        " (N is the rows of " + npy_path(weights_dir, "e_proj.weight") + ")");
-  }
-  if (config.path == sse::Path::kSparse && config.writers != config.readers) {
-    throw UsageError("--path: the sparse path needs writers == readers");
+  if (const sse::Status s = sse::infer_sse_layer_sizes(weights, config); !s) {
+    const std::string& subject = s.subject();
+    if (subject == "writers" || subject == "readers") {
+      throw UsageError("--writers/--readers: " + s.detail());
+    }
+    if (subject == "path" || subject == "v_heads")
+      throw UsageError(flag_of(subject) + ": " + s.detail());
+    throw UsageError(npy_path(weights_dir, subject) + ": " + s.detail());
   }
   if (const sse::Status s = sse::check_parameters(weights, sse::SseLayer<Rule>::parameters(config));
       !s) {

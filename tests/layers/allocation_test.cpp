@@ -203,7 +203,9 @@ TEST(LayerAllocation, SpikingBrainVerifyAndCommitAllocateNothing) {
           model.commit({kept.data(), {B}}, cache, pool);
           allocations = counter.count();
         }
-        if (round > 0) EXPECT_EQ(allocations, 0) << base << " B=" << B << " round " << round;
+        if (round > 0) {
+          EXPECT_EQ(allocations, 0) << base << " B=" << B << " round " << round;
+        }
       }
     }
   }

@@ -165,6 +165,7 @@ TEST_F(SseRunTest, GenerateBadDraftsExitTwo) {
   const std::string spb2 = std::string(SSE_TEST_DATA_DIR) + "/upstream/spb2_public";
   const std::string base = "generate --model " + sseh + " --tokens 1,2 --max-new 3 ";
   for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"--draft-layers 1 --logits /tmp/never.npy", "--logits: not with a draft"},
            {"--draft-tokens 3", "--draft-tokens needs --draft DIR or --draft-layers L"},
            {"--draft-layers 1 --draft-tokens 0", "--draft-tokens: expected an integer in [1,"},
            {"--draft-layers 0", "--draft-layers: expected an integer in [1,"},

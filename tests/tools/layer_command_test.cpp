@@ -92,7 +92,7 @@ TEST_F(SseRunTest, LayerBadInputsExitTwoWithOneLineAndNoOutput) {
        },
        gla + "--heads 2" + x, "bias.npy: unexpected key"},
       {"heads not dividing", [](SseRunTest&) {}, gla + "--heads 5" + x,
-       "q_proj.weight.npy: 12 rows are not a multiple of --heads 5"},
+       "q_proj.weight.npy: 12 rows are not a multiple of 5 heads"},
       {"missing heads", [](SseRunTest&) {}, gla + x, "--heads is required"},
       {"x width",
        [this](SseRunTest&) {
