@@ -105,17 +105,16 @@ inline std::vector<std::int64_t> int_values(const py::handle& obj, const std::st
   if (py::isinstance<py::array>(obj)) {
     array = py::reinterpret_borrow<py::array>(obj);
     const char kind = array.dtype().kind();
-    if ((kind != 'i' && kind != 'u') ||
+    if (kind != 'i' ||
         (array.dtype().itemsize() != 4 && array.dtype().itemsize() != 8)) {
       raise_type(name, "expected an int32 or int64 array, got " + describe(obj));
     }
   } else if (lists && (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj))) {
-    try {
-      array = py::array_t<std::int64_t>::ensure(obj);
-    } catch (const py::error_already_set&) {
-    }
-    if (!array || array.dtype().kind() != 'i') {
-      raise_type(name, "expected a list of ints (or of lists of ints)");
+    // As NumPy reads the list, without a cast: 1.5 or "7" is an error, not a token id.
+    array = py::array::ensure(obj);
+    const bool empty = array && array.size() == 0;
+    if (!array || (!empty && array.dtype().kind() != 'i' && array.dtype().kind() != 'u')) {
+      raise_type(name, "expected a list of ints (or of equally long lists of ints)");
     }
   } else {
     raise_type(name, std::string("expected an int32 or int64 numpy array") +

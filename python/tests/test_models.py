@@ -93,6 +93,10 @@ def test_model_errors():
         other.logits([[1], [2]], cache)
     with pytest.raises(TypeError, match="ids: expected an int32 or int64"):
         model.logits(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="ids: expected a list of ints"):
+        model.logits([1, 2.5])
+    with pytest.raises(TypeError, match="ids: expected an int32 or int64"):
+        model.logits(np.array([1, 2], dtype=np.uint8))
     with pytest.raises(ValueError, match="ids: expected at least one token"):
         model.generate([], 3)
     with pytest.raises(ValueError, match="config.json"):

@@ -1,6 +1,9 @@
 """sse.attention and sse.scan against their float64 oracles (sse.reference), and how they treat
 bad input, in-place states and thread counts."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -220,3 +223,32 @@ def test_a_rejected_call_changes_nothing(rng):
     state.flags.writeable = False
     with pytest.raises(TypeError, match="out_ht: expected a writable array"):
         call_with(args, out_ht=state)
+
+
+def test_reference_is_a_module():
+    from sse.reference import attention, scan  # noqa: F401
+    import sse.reference
+    assert sse.reference.attention is attention
+
+
+def test_the_gil_is_released_while_the_kernel_runs(rng):
+    """Two Python threads, each calling sse.attention with one kernel thread, take about the
+    time of one call on two cores; were the GIL held during the kernel, they would take two.
+    (Best of three, against a shared machine's noise.)"""
+    args = attention_inputs(rng, "gla", 1, 2048, 8, 64, 64, 4)
+    operands = positional(args)
+
+    def call():
+        sse.attention(*operands, base="gla", threads=1)
+
+    def timed(threads):
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - start
+
+    one = min(timed([threading.Thread(target=call)]) for _ in range(3))
+    two = min(timed([threading.Thread(target=call) for _ in range(2)]) for _ in range(3))
+    assert two < 1.6 * one, (two, one)
