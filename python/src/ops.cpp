@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,12 +35,28 @@ struct AttentionSettings {
   bool return_routing = false;
 };
 
-/// The inputs of an attention call: views of the caller's arrays (kept referenced here) and
-/// the integer arrays, copied.
+/// The caller's arrays behind a call's input views, kept referenced while it runs, and its
+/// integer arrays, copied to int64.
+struct HeldArguments {
+  std::vector<FloatArray> arrays;
+  std::deque<std::vector<std::int64_t>> integers;  // a deque: views into earlier ones stay valid
+
+  template <std::size_t R>
+  sse::TensorView<const float, R> view(const py::object& obj, const char* name, const char* shape) {
+    arrays.push_back(float_array(obj, name));
+    return float_view<R>(arrays.back(), name, shape);
+  }
+  /// An optional int32/int64 vector argument (absent for None).
+  sse::TensorView<const std::int64_t, 1> integer_view(const py::object& obj, const char* name) {
+    if (obj.is_none()) return {};
+    integers.push_back(int_values(obj, name, 1));
+    return int_view(integers.back(), true);
+  }
+};
+
+/// The inputs of an attention call, as views of the caller's arrays.
 template <class Rule>
-struct AttentionInputs {
-  std::vector<FloatArray> arrays;  // keeps every viewed array alive
-  std::vector<std::int64_t> cu_seqlens, state_slots;
+struct AttentionInputs : HeldArguments {
   sse::SseInputs<Rule> in;
 
   explicit AttentionInputs(const AttentionTensors& t) {
@@ -64,20 +81,8 @@ struct AttentionInputs {
       in.beta2 = view<3>(t.beta2, "beta2", "[B,T,H]");
     }
     if (!t.h0.is_none()) in.h0 = view<5>(t.h0, "h0", "[S or P,1+N,H,K,V]");
-    if (!t.cu_seqlens.is_none()) {
-      cu_seqlens = int_values(t.cu_seqlens, "cu_seqlens", 1);
-      in.cu_seqlens = int_view(cu_seqlens, true);
-    }
-    if (!t.state_slots.is_none()) {
-      state_slots = int_values(t.state_slots, "state_slots", 1);
-      in.state_slots = int_view(state_slots, true);
-    }
-  }
-
-  template <std::size_t R>
-  sse::TensorView<const float, R> view(const py::object& obj, const char* name, const char* shape) {
-    arrays.push_back(float_array(obj, name));
-    return float_view<R>(arrays.back(), name, shape);
+    in.cu_seqlens = integer_view(t.cu_seqlens, "cu_seqlens");
+    in.state_slots = integer_view(t.state_slots, "state_slots");
   }
 };
 
@@ -177,9 +182,7 @@ struct ScanTensors {
 };
 
 template <class Rule>
-struct ScanArguments {
-  std::vector<FloatArray> arrays;
-  std::vector<std::int64_t> cu_seqlens;
+struct ScanArguments : HeldArguments {
   sse::ScanInputs<Rule> in;
 
   explicit ScanArguments(const ScanTensors& t) {
@@ -191,16 +194,7 @@ struct ScanArguments {
     if (!Rule::kHasBeta && !t.beta.is_none()) raise_value("beta: base='gla' has no beta");
     if (Rule::kHasBeta) in.beta = view<3>(t.beta, "beta", "[B,T,H]");
     if (!t.h0.is_none()) in.h0 = view<4>(t.h0, "h0", "[S,H,K,V]");
-    if (!t.cu_seqlens.is_none()) {
-      cu_seqlens = int_values(t.cu_seqlens, "cu_seqlens", 1);
-      in.cu_seqlens = int_view(cu_seqlens, true);
-    }
-  }
-
-  template <std::size_t R>
-  sse::TensorView<const float, R> view(const py::object& obj, const char* name, const char* shape) {
-    arrays.push_back(float_array(obj, name));
-    return float_view<R>(arrays.back(), name, shape);
+    in.cu_seqlens = integer_view(t.cu_seqlens, "cu_seqlens");
   }
 };
 
