@@ -76,10 +76,6 @@ int generate_command(int argc, char** argv) {
   if (args.has("--draft") && args.has("--draft-layers")) {
     throw UsageError("--draft and --draft-layers exclude each other");
   }
-  if (args.has("--logits") && drafting) {
-    throw UsageError(
-        "--logits: not with a draft (plain greedy decoding writes the prompt's logits)");
-  }
   if (args.has("--draft-tokens") && !drafting) {
     throw UsageError("--draft-tokens needs --draft DIR or --draft-layers L");
   }
@@ -146,6 +142,10 @@ int generate_command(int argc, char** argv) {
     decode_ms = std::chrono::duration<double, std::milli>(done - prefilled).count();
   });
 
+  if (args.has("--logits") && draft) {  // the speculative prefill computes the last row only
+    prompt_logits.resize(static_cast<std::size_t>(T * vocab));
+    model->forward({prompt.data(), {1, T}}, {prompt_logits.data(), {1, T, vocab}}, nullptr, pool);
+  }
   if (args.has("--logits")) {
     const std::string path = args.get("--logits");
     const std::string temporary = path + ".tmp";

@@ -158,6 +158,15 @@ TEST_F(SseRunTest, GenerateSpeculativeReproducesUpstreamsGreedyIds) {
     EXPECT_EQ(r.out, expected + "\n") << run.draft;
     EXPECT_TRUE(std::regex_search(r.err, speculative_line)) << r.err;
   }
+  // --logits with a draft: the prompt's logits, as without one.
+  const std::string logits_path = (root_ / "logits.npy").string();
+  const RunOutput r = run_sse_run_capturing(
+      "generate --model " + sseh + " --tokens " + read_text(sseh + "/prompt.txt") +
+      " --max-new 2 --draft-layers 1 --logits " + logits_path);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_LT(rel_error(io::read_npy(logits_path).to_vector<float>(),
+                      io::read_npy(sseh + "/logits.npy").to_vector<float>()),
+            1e-4);
 }
 
 TEST_F(SseRunTest, GenerateBadDraftsExitTwo) {
@@ -165,7 +174,6 @@ TEST_F(SseRunTest, GenerateBadDraftsExitTwo) {
   const std::string spb2 = std::string(SSE_TEST_DATA_DIR) + "/upstream/spb2_public";
   const std::string base = "generate --model " + sseh + " --tokens 1,2 --max-new 3 ";
   for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
-           {"--draft-layers 1 --logits /tmp/never.npy", "--logits: not with a draft"},
            {"--draft-tokens 3", "--draft-tokens needs --draft DIR or --draft-layers L"},
            {"--draft-layers 1 --draft-tokens 0", "--draft-tokens: expected an integer in [1,"},
            {"--draft-layers 0", "--draft-layers: expected an integer in [1,"},
