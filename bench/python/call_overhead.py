@@ -4,8 +4,9 @@ inside `sse-run attention --repeat` (C++), same inputs, same thread count, one r
     PYTHONPATH=build/python python3 bench/python/call_overhead.py build/examples/sse-run [--threads 2]
 
 Cases: a decode step (B=1, T=1) and a 4k-token prefill (B=1, T=4096), both H=4, K=V=128, N=4,
-k=1, from random states. For the decode step, Python three ways: returning a new ht (the
-default), writing a preallocated out_ht (what sse-run does) and in place (out_ht=h0).
+k=1, from random states. Python three ways: returning new o and ht (the default), writing
+preallocated out_o and out_ht (what sse-run does with its buffers) and in place (out_o given,
+out_ht=h0).
 """
 
 import argparse
@@ -62,14 +63,15 @@ def main():
             cpp = sse_run_ms(args.sse_run, folder, args.threads, repeat)
         fresh = median_ms(lambda: sse.attention(*operands, base="gla", h0=h0, threads=args.threads),
                           repeat)
-        out_ht = np.empty_like(h0)
-        given = median_ms(lambda: sse.attention(*operands, base="gla", h0=h0, out_ht=out_ht,
-                                                threads=args.threads), repeat)
+        out_o, out_ht = np.empty_like(tensors["v"]), np.empty_like(h0)
+        given = median_ms(lambda: sse.attention(*operands, base="gla", h0=h0, out_o=out_o,
+                                                out_ht=out_ht, threads=args.threads), repeat)
         state = h0.copy()
-        in_place = median_ms(lambda: sse.attention(*operands, base="gla", h0=state, out_ht=state,
-                                                   threads=args.threads), repeat)
-        print(f"{name}: C++ {cpp * 1e3:.1f} us; Python, new ht {fresh * 1e3:.1f} us "
-              f"({fresh / cpp:.2f}x), out_ht given {given * 1e3:.1f} us ({given / cpp:.2f}x), "
+        in_place = median_ms(lambda: sse.attention(*operands, base="gla", h0=state, out_o=out_o,
+                                                   out_ht=state, threads=args.threads), repeat)
+        print(f"{name}: C++ {cpp * 1e3:.1f} us; Python, new o and ht {fresh * 1e3:.1f} us "
+              f"({fresh / cpp:.2f}x), out_o and out_ht given {given * 1e3:.1f} us "
+              f"({given / cpp:.2f}x), "
               f"in place {in_place * 1e3:.1f} us ({in_place / cpp:.2f}x); "
               f"{args.threads} threads, median of {repeat}")
 

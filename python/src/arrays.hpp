@@ -32,6 +32,14 @@ using FloatArray = py::array_t<float, py::array::c_style>;
 inline void raise_if_error(const sse::Status& status) {
   if (!status) raise_value(status.message());
 }
+/// raise_if_error for a validation with the outputs: the library's o and ht are named as the
+/// arguments that give them, out_o and out_ht (a fresh output cannot be at fault).
+inline void raise_if_output_error(const sse::Status& status) {
+  if (status) return;
+  if (status.subject() == "o") raise_value("out_o: " + status.detail());
+  if (status.subject() == "ht") raise_value("out_ht: " + status.detail());
+  raise_value(status.message());
+}
 
 /// How `obj` falls short of a C-contiguous float32 ndarray, for TypeError.
 inline std::string describe(const py::handle& obj) {
@@ -94,6 +102,14 @@ template <std::size_t R>
 FloatArray new_float_array(const std::array<sse::index_t, R>& shape) {
   std::vector<py::ssize_t> dims(shape.begin(), shape.end());
   return FloatArray(dims);
+}
+
+/// An output: the caller's array `given` (an `out_*` argument; its shape is checked with the
+/// call's validation, it must be writable) or, when None, a fresh one of `extents`.
+template <std::size_t R>
+FloatArray output_array(const py::object& given, const std::string& name,
+                        const std::array<sse::index_t, R>& extents) {
+  return given.is_none() ? new_float_array<R>(extents) : float_array(given, name);
 }
 
 /// An integer array argument (int32 or int64 ndarray, or with `lists` a list of ints),

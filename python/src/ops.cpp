@@ -24,6 +24,11 @@ namespace {
 
 using namespace pybind11::literals;
 
+/// The out_o and out_ht arguments: the caller's arrays to write, or None for fresh ones.
+struct GivenOutputs {
+  py::object o, ht;
+};
+
 /// The tensor arguments of sse.attention, as Python objects.
 struct AttentionTensors {
   py::object q1, k1, q2, k2, v, g1, g2, eta, beta1, beta2, h0, cu_seqlens, state_slots;
@@ -96,7 +101,7 @@ py::tuple attention_result(py::object o, py::object ht, bool return_routing, py:
 
 template <class Rule>
 py::tuple attention(const AttentionTensors& tensors, const AttentionSettings& settings,
-                    const py::object& out_ht, bool bf16, const std::optional<long>& threads) {
+                    const GivenOutputs& given, bool bf16, const std::optional<long>& threads) {
   AttentionInputs<Rule> inputs(tensors);
   const sse::SseInputs<Rule>& in = inputs.in;
   const sse::AttentionOptions& options = settings.options;
@@ -107,22 +112,18 @@ py::tuple attention(const AttentionTensors& tensors, const AttentionSettings& se
     raise_if_error(sse::validate_sse_attention(in, shapes, options));
   }
 
-  FloatArray o = new_float_array<4>({d.B, d.T, d.H, d.V});
-  FloatArray ht;
   sse::SseOutputs<float> out;
-  out.o = {o.mutable_data(), {d.B, d.T, d.H, d.V}};
-  if (!out_ht.is_none()) {
-    ht = float_array(out_ht, "out_ht");
-    out.ht = writable_view<5>(ht, "out_ht", "[S or P,1+N,H,K,V]");
-  } else if (in.state_slots.present()) {
+  const FloatArray o = output_array<4>(given.o, "out_o", {d.B, d.T, d.H, d.V});
+  out.o = writable_view<4>(o, "out_o", "[B,T,H,V]");
+  FloatArray ht;
+  if (given.ht.is_none() && in.state_slots.present()) {
     // A pool: the slots the call does not touch keep h0's states.
     if (!in.h0.present()) raise_value("out_ht: state_slots without h0 needs the pool as out_ht");
     ht = py::reinterpret_borrow<FloatArray>(py::array(tensors.h0).attr("copy")());
-    out.ht = writable_view<5>(ht, "out_ht", "[P,1+N,H,K,V]");
   } else {
-    ht = new_float_array<5>({d.S, 1 + d.N, d.H, d.K, d.V});
-    out.ht = {ht.mutable_data(), {d.S, 1 + d.N, d.H, d.K, d.V}};
+    ht = output_array<5>(given.ht, "out_ht", {d.S, 1 + d.N, d.H, d.K, d.V});
   }
+  out.ht = writable_view<5>(ht, "out_ht", "[S or P,1+N,H,K,V]");
   py::object p = py::none(), writers = py::none(), readers = py::none();
   if (settings.return_routing) {
     FloatArray p_array = new_float_array<3>({d.B, d.T, d.N});
@@ -132,7 +133,7 @@ py::tuple attention(const AttentionTensors& tensors, const AttentionSettings& se
     out.routing.reader_ids = {r.mutable_data(), {d.B, d.T, options.readers}};
     p = p_array, writers = w, readers = r;
   }
-  raise_if_error(sse::validate_sse_attention(in, out, options));
+  raise_if_output_error(sse::validate_sse_attention(in, out, options));
 
   PoolLease lease(threads);
   {
@@ -200,7 +201,7 @@ struct ScanArguments : HeldArguments {
 
 template <class Rule>
 py::tuple scan(const ScanTensors& tensors, const sse::ScanOptions& options,
-               const py::object& out_ht, const std::optional<long>& threads) {
+               const GivenOutputs& given, const std::optional<long>& threads) {
   ScanArguments<Rule> args(tensors);
   const sse::ScanInputs<Rule>& in = args.in;
   const sse::ScanDims d = sse::scan_dims(in);
@@ -208,18 +209,12 @@ py::tuple scan(const ScanTensors& tensors, const sse::ScanOptions& options,
   shapes.o = shape_only<4>({d.B, d.T, d.H, d.V});
   raise_if_error(sse::validate_scan(in, shapes, options));  // before allocating outputs
 
-  FloatArray o = new_float_array<4>({d.B, d.T, d.H, d.V});
-  FloatArray ht;
   sse::ScanOutputs<float> out;
-  out.o = {o.mutable_data(), {d.B, d.T, d.H, d.V}};
-  if (!out_ht.is_none()) {
-    ht = float_array(out_ht, "out_ht");
-    out.ht = writable_view<4>(ht, "out_ht", "[S,H,K,V]");
-  } else {
-    ht = new_float_array<4>({d.S, d.H, d.K, d.V});
-    out.ht = {ht.mutable_data(), {d.S, d.H, d.K, d.V}};
-  }
-  raise_if_error(sse::validate_scan(in, out, options));
+  const FloatArray o = output_array<4>(given.o, "out_o", {d.B, d.T, d.H, d.V});
+  out.o = writable_view<4>(o, "out_o", "[B,T,H,V]");
+  const FloatArray ht = output_array<4>(given.ht, "out_ht", {d.S, d.H, d.K, d.V});
+  out.ht = writable_view<4>(ht, "out_ht", "[S,H,K,V]");
+  raise_if_output_error(sse::validate_scan(in, out, options));
 
   PoolLease lease(threads);
   {
@@ -285,8 +280,8 @@ q1, k1, q2, k2 [B,T,H,K]; v [B,T,H,V]; g1, g2 [B,T,H,K] (gla) or [B,T,H] (gdn); 
 router logits; beta1, beta2 [B,T,H] (gdn); h0 [S,1+N,H,K,V] initial states (or a pool
 [P,1+N,H,K,V] with state_slots [S]); cu_seqlens [S+1] packs S sequences into B = 1.
 Float tensors must be C-contiguous float32 (used in place, never converted). Returns
-(o [B,T,H,V], ht[, routing]); ht is out_ht when given (it may be h0 itself: updated in
-place). routing = {"p": [B,T,N], "writer_ids": [B,T,writers], "reader_ids": [B,T,readers]}.
+(o [B,T,H,V], ht[, routing]); o is out_o and ht is out_ht when given (ht may be h0
+itself: updated in place). routing = {"p": [B,T,N], "writer_ids": [B,T,writers], "reader_ids": [B,T,readers]}.
 bf16=True rounds q, k, v, g and beta to bfloat16 and runs the bf16-input path. threads=None
 uses every core; the result does not depend on it. Bad input raises ValueError.
 )doc";
@@ -295,7 +290,8 @@ constexpr const char* kScanDoc = R"doc(
 One GLA or Gated DeltaNet recurrence (DESIGN.md section 1), as `sse-run scan`.
 
 q, k [B,T,H,K]; v [B,T,H,V]; g [B,T,H,K] (gla) or [B,T,H] (gdn); beta [B,T,H] (gdn);
-h0 [S,H,K,V]; cu_seqlens [S+1]. Returns (o [B,T,H,V], ht [S,H,K,V]); out_ht may be h0.
+h0 [S,H,K,V]; cu_seqlens [S+1]. Returns (o [B,T,H,V], ht [S,H,K,V]), written into out_o
+and out_ht when given; out_ht may be h0.
 )doc";
 
 }  // namespace
@@ -314,15 +310,15 @@ void bind_ops(py::module_& m) {
          sse::index_t writers, sse::index_t readers, bool emulq, bool emulk,
          std::optional<double> scale, std::optional<bool> qk_l2norm, bool allow_neg_eigval,
          const std::string& path, const std::string& mode, py::object h0, py::object cu_seqlens,
-         py::object state_slots, std::optional<sse::index_t> key_rows, bool bf16, py::object out_ht,
-         bool return_routing, std::optional<long> threads) {
+         py::object state_slots, std::optional<sse::index_t> key_rows, bool bf16, py::object out_o,
+         py::object out_ht, bool return_routing, std::optional<long> threads) {
         const AttentionTensors tensors{q1,  k1,    q2,    k2, v,          g1,         g2,
                                        eta, beta1, beta2, h0, cu_seqlens, state_slots};
         const AttentionSettings settings =
             attention_settings(writers, readers, emulq, emulk, scale, qk_l2norm, allow_neg_eigval,
                                path, mode, key_rows, return_routing);
         return with_rule(base, [&](auto rule) {
-          return attention<decltype(rule)>(tensors, settings, out_ht, bf16, threads);
+          return attention<decltype(rule)>(tensors, settings, {out_o, out_ht}, bf16, threads);
         });
       },
       kAttentionDoc, "q1"_a, "k1"_a, "q2"_a, "k2"_a, "v"_a, "g1"_a, "g2"_a, "eta"_a, py::kw_only(),
@@ -330,7 +326,8 @@ void bind_ops(py::module_& m) {
       "emulq"_a = true, "emulk"_a = true, "scale"_a = py::none(), "qk_l2norm"_a = py::none(),
       "allow_neg_eigval"_a = false, "path"_a = "auto", "mode"_a = "auto", "h0"_a = py::none(),
       "cu_seqlens"_a = py::none(), "state_slots"_a = py::none(), "key_rows"_a = py::none(),
-      "bf16"_a = false, "out_ht"_a = py::none(), "return_routing"_a = false,
+      "bf16"_a = false, "out_o"_a = py::none(), "out_ht"_a = py::none(),
+      "return_routing"_a = false,
       "threads"_a = py::none());
 
   reference.def(
@@ -362,18 +359,20 @@ void bind_ops(py::module_& m) {
       [](py::object q, py::object k, py::object v, py::object g, const std::string& base,
          py::object beta, std::optional<double> scale, std::optional<bool> qk_l2norm,
          bool allow_neg_eigval, const std::string& mode, py::object h0, py::object cu_seqlens,
-         std::optional<sse::index_t> key_rows, py::object out_ht, std::optional<long> threads) {
+         std::optional<sse::index_t> key_rows, py::object out_o, py::object out_ht,
+         std::optional<long> threads) {
         const ScanTensors tensors{q, k, v, g, beta, h0, cu_seqlens};
         const sse::ScanOptions options =
             scan_options(scale, qk_l2norm, allow_neg_eigval, mode, key_rows);
         return with_rule(base, [&](auto rule) {
-          return scan<decltype(rule)>(tensors, options, out_ht, threads);
+          return scan<decltype(rule)>(tensors, options, {out_o, out_ht}, threads);
         });
       },
       kScanDoc, "q"_a, "k"_a, "v"_a, "g"_a, py::kw_only(), "base"_a, "beta"_a = py::none(),
       "scale"_a = py::none(), "qk_l2norm"_a = py::none(), "allow_neg_eigval"_a = false,
       "mode"_a = "auto", "h0"_a = py::none(), "cu_seqlens"_a = py::none(),
-      "key_rows"_a = py::none(), "out_ht"_a = py::none(), "threads"_a = py::none());
+      "key_rows"_a = py::none(), "out_o"_a = py::none(), "out_ht"_a = py::none(),
+      "threads"_a = py::none());
 
   reference.def(
       "scan",

@@ -28,15 +28,16 @@ def test_attention_matches_reference(rng, base, shape, path):
     args = attention_inputs(rng, base, *shape)
     writers = min(2, N)
     h0 = rng.standard_normal((B, 1 + N, H, K, V)).astype(np.float32)
-    out_ht = np.full_like(h0, np.nan)  # poisoned: every state must be written
+    out_ht = np.full_like(h0, np.nan)  # poisoned: every state and output must be written
+    out_o = np.full((B, T, H, V), np.nan, dtype=np.float32)
     o, ht, routing = sse.attention(*positional(args), base=base, **keywords(args), writers=writers,
-                                   readers=writers, path=path, h0=h0, out_ht=out_ht,
+                                   readers=writers, path=path, h0=h0, out_o=out_o, out_ht=out_ht,
                                    return_routing=True)
     ro, rht, rrouting = sse.reference.attention(*positional(args), base=base, **keywords(args),
                                                 writers=writers, readers=writers, h0=h0,
                                                 return_routing=True)
     assert o.dtype == np.float32 and o.shape == (B, T, H, V)
-    assert ht is out_ht
+    assert o is out_o and ht is out_ht
     assert rel_error(o, ro) < TOL
     assert rel_error(ht, rht) < TOL
     assert np.array_equal(routing["writer_ids"], rrouting["writer_ids"])
@@ -131,9 +132,11 @@ def test_scan_matches_reference(rng, base, packed):
     ro, rht = sse.reference.scan(q, k, v, g, base=base, h0=h0, **extra)
     assert rel_error(o, ro) < TOL and rel_error(ht, rht) < TOL
     # in place, and the same bits with 1 thread
-    state = h0.copy()
-    o2, ht2 = sse.scan(q, k, v, g, base=base, h0=state, out_ht=state, threads=1, **extra)
-    assert ht2 is state and np.array_equal(o2, o) and np.array_equal(state, ht)
+    state, out_o = h0.copy(), np.full_like(o, np.nan)
+    o2, ht2 = sse.scan(q, k, v, g, base=base, h0=state, out_o=out_o, out_ht=state, threads=1,
+                       **extra)
+    assert o2 is out_o and ht2 is state
+    assert np.array_equal(o2, o) and np.array_equal(state, ht)
 
 
 def test_scan_key_rows_matches_reference(rng):
@@ -223,6 +226,26 @@ def test_a_rejected_call_changes_nothing(rng):
     state.flags.writeable = False
     with pytest.raises(TypeError, match="out_ht: expected a writable array"):
         call_with(args, out_ht=state)
+
+
+def test_given_outputs_are_checked(rng):
+    """out_o and out_ht: errors name the argument; an output may not share an input's memory."""
+    args = attention_inputs(rng, "gla", 2, 8, 2, 16, 16, 4)
+    o = np.full((2, 8, 2, 16), np.nan, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"out_o: expected shape \[B,T,H,V\] = \[2,8,2,16\], got \[2,8,2,8\]"):
+        call_with(args, out_o=np.zeros((2, 8, 2, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match="out_ht: expected shape"):
+        call_with(args, out_ht=np.zeros((2, 5, 2, 16, 8), dtype=np.float32))
+    with pytest.raises(ValueError, match="out_o: overlaps an input"):
+        call_with(args, out_o=args["v"])
+    with pytest.raises(ValueError, match="out_o: overlaps"):
+        sse.scan(args["q1"], args["k1"], args["v"], args["g1"], base="gla", out_o=args["q1"])
+    with pytest.raises(TypeError, match="out_o: expected a C-contiguous float32"):
+        call_with(args, out_o=o.astype(np.float64))
+    o.flags.writeable = False
+    with pytest.raises(TypeError, match="out_o: expected a writable array"):
+        call_with(args, out_o=o)
+    assert np.isnan(o).all()
 
 
 def test_reference_is_a_module():
