@@ -8,7 +8,8 @@
 # Sets, in the caller's scope: SSE_PYTHON_CANDIDATE (an interpreter path, or empty) and
 # SSE_PYTHON_CANDIDATE_WHY (a sentence for the configure log when it is empty).
 
-function(_sse_python_imports interpreter modules result)
+# TRUE in `result` when `interpreter` can `import <modules>` (a comma-separated list).
+function(sse_python_imports interpreter modules result)
   execute_process(COMMAND "${interpreter}" -c "import ${modules}"
                   RESULT_VARIABLE _rc OUTPUT_QUIET ERROR_QUIET)
   if(_rc EQUAL 0)
@@ -34,13 +35,13 @@ function(sse_choose_python_interpreter needs_pytest)
     foreach(_name IN ITEMS python3 python)
       set(_candidate "${_dir}/${_name}")
       if(NOT IS_DIRECTORY "${_candidate}" AND EXISTS "${_candidate}")
-        _sse_python_imports("${_candidate}" "${_wanted}" _has_all)
+        sse_python_imports("${_candidate}" "${_wanted}" _has_all)
         if(_has_all)
           set(SSE_PYTHON_CANDIDATE "${_candidate}" PARENT_SCOPE)
           return()
         endif()
         if(NOT _with_numpy)
-          _sse_python_imports("${_candidate}" "numpy" _has_numpy)
+          sse_python_imports("${_candidate}" "numpy" _has_numpy)
           if(_has_numpy)
             set(_with_numpy "${_candidate}")
           endif()

@@ -121,8 +121,7 @@ inline std::vector<std::int64_t> int_values(const py::handle& obj, const std::st
   if (py::isinstance<py::array>(obj)) {
     array = py::reinterpret_borrow<py::array>(obj);
     const char kind = array.dtype().kind();
-    if (kind != 'i' ||
-        (array.dtype().itemsize() != 4 && array.dtype().itemsize() != 8)) {
+    if (kind != 'i' || (array.dtype().itemsize() != 4 && array.dtype().itemsize() != 8)) {
       raise_type(name, "expected an int32 or int64 array, got " + describe(obj));
     }
   } else if (lists && (py::isinstance<py::list>(obj) || py::isinstance<py::tuple>(obj))) {

@@ -281,7 +281,8 @@ router logits; beta1, beta2 [B,T,H] (gdn); h0 [S,1+N,H,K,V] initial states (or a
 [P,1+N,H,K,V] with state_slots [S]); cu_seqlens [S+1] packs S sequences into B = 1.
 Float tensors must be C-contiguous float32 (used in place, never converted). Returns
 (o [B,T,H,V], ht[, routing]); o is out_o and ht is out_ht when given (ht may be h0
-itself: updated in place). routing = {"p": [B,T,N], "writer_ids": [B,T,writers], "reader_ids": [B,T,readers]}.
+itself: updated in place). routing = {"p": [B,T,N], "writer_ids": [B,T,writers],
+"reader_ids": [B,T,readers]}.
 bf16=True rounds q, k, v, g and beta to bfloat16 and runs the bf16-input path. threads=None
 uses every core; the result does not depend on it. Bad input raises ValueError.
 )doc";
@@ -326,8 +327,7 @@ void bind_ops(py::module_& m) {
       "emulq"_a = true, "emulk"_a = true, "scale"_a = py::none(), "qk_l2norm"_a = py::none(),
       "allow_neg_eigval"_a = false, "path"_a = "auto", "mode"_a = "auto", "h0"_a = py::none(),
       "cu_seqlens"_a = py::none(), "state_slots"_a = py::none(), "key_rows"_a = py::none(),
-      "bf16"_a = false, "out_o"_a = py::none(), "out_ht"_a = py::none(),
-      "return_routing"_a = false,
+      "bf16"_a = false, "out_o"_a = py::none(), "out_ht"_a = py::none(), "return_routing"_a = false,
       "threads"_a = py::none());
 
   reference.def(
