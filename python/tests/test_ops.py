@@ -94,16 +94,20 @@ def test_attention_bf16_matches_reference_on_rounded_inputs(rng, base):
 
 @pytest.mark.parametrize("base", ["gla", "gdn"])
 def test_decode_loop_updates_states_in_place(rng, base):
-    """out_ht=h0: a Python decode loop keeps one state buffer; steps equal one call over all."""
+    """out_ht=h0 and out_o: a Python decode loop keeps one state buffer and one output buffer
+    (no array allocated per step); steps equal one call over all."""
     B, T, H, K, V, N = 2, 6, 2, 16, 16, 4
     args = attention_inputs(rng, base, B, T, H, K, V, N)
     full_o, full_ht = sse.attention(*positional(args), base=base, **keywords(args), mode="recurrent")
     state = np.zeros((B, 1 + N, H, K, V), dtype=np.float32)
     address = state.__array_interface__["data"][0]
+    out_o = np.empty((B, 1, H, V), dtype=np.float32)
     for t in range(T):
         step = {name: np.ascontiguousarray(a[:, t:t + 1]) for name, a in args.items()}
-        o, ht = sse.attention(*positional(step), base=base, **keywords(step), h0=state, out_ht=state)
-        assert ht is state and state.__array_interface__["data"][0] == address
+        out_o.fill(np.nan)  # poisoned: the step must write all of o
+        o, ht = sse.attention(*positional(step), base=base, **keywords(step), h0=state,
+                              out_o=out_o, out_ht=state)
+        assert o is out_o and ht is state and state.__array_interface__["data"][0] == address
         assert np.array_equal(o[:, 0], full_o[:, t])
     assert np.array_equal(state, full_ht)
 
